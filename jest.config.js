@@ -10,7 +10,7 @@ export default {
   // Relative imports are written with `.js` (NodeNext); map them back to the `.ts` source.
   moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
   transform: {
-    "^.+\\.ts$": ["ts-jest", { useESM: true, tsconfig: "tsconfig.json", isolatedModules: true }],
+    "^.+\\.ts$": ["ts-jest", { useESM: true, tsconfig: "tsconfig.json" }],
   },
   testTimeout: 30000,
   reporters: ["default", "<rootDir>/jest.summary-reporter.js"],

@@ -1,0 +1,16 @@
+// The Function resource for the rest of Flint: types, names, durations and the manifest parser.
+export * from "./types.js";
+export * from "./names.js";
+export * from "./duration.js";
+export { FUNCTION_API, FUNCTION_SCHEMA } from "./crd.generated.js";
+export {
+  MANIFEST_LIMITS,
+  ManifestInvalidError,
+  formatFieldError,
+  parseFunction,
+  parseManifests,
+  validateFunction,
+  type FieldError,
+  type ParseOptions,
+  type ValidationResult,
+} from "./parse.js";
