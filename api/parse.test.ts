@@ -308,6 +308,16 @@ describe("invalid manifests", () => {
         "spec.scale.max: must be >= 1 (was number 0)",
       ],
     ],
+    [
+      "schema and rule errors together",
+      base("handler: { mode: exec }\ntimeout: 30"),
+      ["spec.timeout: must be a string, was number 30", "spec.handler.command: is required in exec mode"],
+    ],
+    [
+      "a type error does not also fail the rule that reads it",
+      base(`${MODULE}\nscale: { min: "9", max: 2 }`),
+      ['spec.scale.min: must be an integer, was "9"'],
+    ],
   ])("%s", (_name, manifest, expected) => {
     expect(messages(manifest)).toEqual(expected);
   });

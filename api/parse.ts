@@ -102,16 +102,17 @@ export function validateFunction(value: unknown, options: ParseOptions = {}): Va
   }
 
   const object = structuredClone(value) as Record<string, unknown>;
-  const errors = checkTypeMeta(object);
-  if (errors.length > 0) return { ok: false, errors };
+  const typeErrors = checkTypeMeta(object);
+  if (typeErrors.length > 0) return { ok: false, errors: typeErrors };
 
   const validate = compiledSchema();
-  if (!validate(object)) return { ok: false, errors: (validate.errors ?? []).map(toFieldError) };
+  const schemaErrors = validate(object) ? [] : (validate.errors ?? []).map(toFieldError);
+  // Rules still run where the schema found nothing wrong, so one pass reports every problem.
+  const errors = [...schemaErrors, ...checkRules(object, schemaErrors)];
+  if (errors.length > 0) return { ok: false, errors };
 
   const metadata = object["metadata"] as { name: string; namespace?: string };
   metadata.namespace ??= options.defaultNamespace ?? DEFAULT_NAMESPACE;
-  const ruleErrors = checkRules(object);
-  if (ruleErrors.length > 0) return { ok: false, errors: ruleErrors };
   return { ok: true, value: object as unknown as FunctionResource };
 }
 
@@ -374,17 +375,28 @@ export function loadRules(): Map<SchemaNode, RuleSite> {
   return sites;
 }
 
-/** Runs the CEL rules and list-uniqueness checks over a value that already passed the schema. */
-function checkRules(root: Record<string, unknown>): FieldError[] {
+/**
+ * Runs the CEL rules and list-uniqueness checks. A rule is skipped where the schema already found a
+ * problem inside the value it reads or at the field it reports on, as the API server skips rules on
+ * values of the wrong type; otherwise a string where a number belongs would fail twice.
+ */
+function checkRules(root: Record<string, unknown>, schemaErrors: FieldError[]): FieldError[] {
   const sites = loadRules();
   const errors: FieldError[] = [];
+  const related = (a: string, b: string): boolean =>
+    a === b ||
+    (a.startsWith(b) && /^[.[]/.test(a.slice(b.length))) ||
+    (b.startsWith(a) && /^[.[]/.test(b.slice(a.length)));
+  const blocked = (nodePath: string, target: string): boolean =>
+    schemaErrors.some((e) => related(e.path, target) || (nodePath !== "" && related(e.path, nodePath)));
   const visit = (node: SchemaNode, value: unknown, path: string): void => {
     if (value === undefined) return;
     const site = sites.get(node);
     if (site !== undefined) {
       for (const rule of site.rules) {
-        if (!rule.check(value))
-          errors.push({ path: joinFieldPath(path, rule.fieldPath), message: rule.message(value) });
+        const target = joinFieldPath(path, rule.fieldPath);
+        if (blocked(path, target)) continue;
+        if (!rule.check(value)) errors.push({ path: target, message: rule.message(value) });
       }
       if (Array.isArray(value) && site.listType !== undefined) errors.push(...duplicates(value, site, path));
     }

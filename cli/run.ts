@@ -1,0 +1,43 @@
+// Subcommand dispatch for `flint`, importable so tests can run commands in-process too.
+import { UsageError, type Command, type CommandIO } from "./command.js";
+import { validateCommand } from "./commands/validate.js";
+
+/** Every subcommand, in the order `flint --help` lists them. */
+export const COMMANDS: readonly Command[] = [validateCommand];
+
+function help(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return `usage: flint <command> [options]
+
+Flint: functions as a service, on Kubernetes or on this machine.
+
+Commands:
+${lines.join("\n")}
+
+Run \`flint <command> --help\` for a command's options.
+`;
+}
+
+export async function run(argv: string[], io: CommandIO): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    io.stdout.write(help());
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (command === undefined) {
+    io.stderr.write(`flint: unknown command ${JSON.stringify(name)}\n\n${help()}`);
+    return 2;
+  }
+  try {
+    return await command.run(args, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(`flint ${command.name}: ${error.message}\n\n${command.usage}`);
+      return 2;
+    }
+    io.stderr.write(`flint ${command.name}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}
