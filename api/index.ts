@@ -14,3 +14,4 @@ export {
   type ParseOptions,
   type ValidationResult,
 } from "./parse.js";
+export { DEFAULT_UPSTREAM_PORT, watchdogEnv } from "./watchdog-env.js";
