@@ -1,0 +1,58 @@
+// The watchdog process: read config, build, listen, and on SIGTERM drain and exit 0.
+import { pino } from "pino";
+import { loadConfig, type WatchdogConfig } from "./config.js";
+import { ConfigError } from "./errors.js";
+import { Watchdog } from "./watchdog.js";
+
+let config: WatchdogConfig;
+try {
+  config = loadConfig(process.env);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`flint watchdog: invalid configuration: ${error.message}\n`);
+  process.exit(1);
+}
+
+// Asynchronous writes batch log lines under load; every exit path below flushes them first.
+const destination = pino.destination({ dest: 1, sync: false });
+const logger = pino({ level: config.logLevel }, destination).child({ function: config.functionName });
+const exit = (code: number): never => {
+  destination.flushSync();
+  process.exit(code);
+};
+
+process.on("unhandledRejection", (reason) => {
+  logger.error({ err: reason }, "unhandled promise rejection (the handler's, most likely); still serving");
+});
+process.on("uncaughtException", (error) => {
+  logger.fatal({ err: error }, "uncaught exception; exiting");
+  exit(1);
+});
+
+const watchdog = new Watchdog(config, logger);
+let stopping = false;
+const shutdown = (signal: NodeJS.Signals): void => {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, "draining");
+  watchdog.close().then(
+    () => {
+      logger.info("stopped");
+      exit(0);
+    },
+    (error: unknown) => {
+      logger.error({ err: error }, "shutdown failed");
+      exit(1);
+    },
+  );
+};
+process.on("SIGTERM", shutdown);
+process.on("SIGINT", shutdown);
+
+try {
+  await watchdog.start((address) => logger.info({ host: address.address, port: address.port }, "listening"));
+  logger.info({ mode: config.handler.mode }, "ready");
+} catch (error) {
+  logger.fatal({ err: error }, "the handler could not be started");
+  exit(1);
+}

@@ -1,0 +1,40 @@
+// The one interface every handler mode implements, and the call it is handed (of-watchdog's executor/).
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Readable } from "node:stream";
+
+/**
+ * One call as a mode sees it. The server owns its lifecycle: it answers limit, timeout and body
+ * errors itself, so a mode only has to stop its work when `signal` aborts.
+ */
+export interface Call {
+  /** From the caller's X-Call-Id, or generated; already set as the response's X-Call-Id. */
+  readonly id: string;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /**
+   * The request body, null when the request has none. It is `req` itself when the length was
+   * declared (already checked against the limit), or a byte-counting stream over it otherwise.
+   */
+  readonly body: Readable | null;
+  /** Aborts with CallTimeoutError, BodyTooLargeError or ClientClosedError; the response is then the server's. */
+  readonly signal: AbortSignal;
+  /** True once the call was aborted; cheaper than reading `signal`, which is created on first use. */
+  readonly aborted: boolean;
+  /** When the call times out, in epoch milliseconds. */
+  readonly deadlineMs: number;
+}
+
+/** A way of running the user's handler. Selected once, in modes/index.ts. */
+export interface Mode {
+  /** Prepares the handler (import the module, start and wait for the upstream). Rejects if it cannot. */
+  start(): Promise<void>;
+  /** Whether calls can be served now; false while an http upstream restarts. */
+  ready(): boolean;
+  /**
+   * Serves one call: writes the whole response and resolves once `res.end()` has been called, or
+   * rejects with a WatchdogError (mapped to a status by the server) if no response was started.
+   */
+  handle(call: Call): Promise<void>;
+  /** Stops everything the mode started (processes, sockets). Calls still running are cut off. */
+  close(): Promise<void>;
+}
