@@ -1,0 +1,331 @@
+// Every error the gateway answers with, each with a stable `code`, and the one place they map to HTTP
+// (used by the /function/ hot path and the Express management routes alike).
+import type { FieldError } from "../api/index.js";
+
+/** The stable codes; also `error.code` in a response body. */
+export type GatewayErrorCode =
+  | "BAD_REQUEST"
+  | "BAD_FUNCTION_NAME"
+  | "UNAUTHORIZED"
+  | "NOT_FOUND"
+  | "FUNCTION_NOT_FOUND"
+  | "FUNCTION_EXISTS"
+  | "CONFLICT"
+  | "REQUEST_TIMEOUT"
+  | "BODY_TOO_LARGE"
+  | "HEADERS_TOO_LARGE"
+  | "CONCURRENCY_LIMIT"
+  | "CLIENT_CLOSED"
+  | "REPLICA_UNAVAILABLE"
+  | "ACTIVATION_QUEUE_FULL"
+  | "QUEUE_BYTES_EXHAUSTED"
+  | "ACTIVATION_TIMEOUT"
+  | "QUEUE_TIMEOUT"
+  | "SHUTTING_DOWN"
+  | "CALL_TIMEOUT"
+  | "INTERNAL";
+
+/** Base class: callers branch on `code` or `instanceof`, never on the message. */
+export abstract class GatewayError extends Error {
+  abstract readonly code: GatewayErrorCode;
+  /** Seconds a client should wait before trying again, sent as Retry-After; only on retryable errors. */
+  readonly retryAfterSeconds: number | undefined = undefined;
+}
+
+/** A request the gateway cannot read: a malformed body, query or parameter. */
+export class BadRequestError extends GatewayError {
+  readonly code = "BAD_REQUEST";
+  constructor(
+    message: string,
+    /** Field by field, when a manifest was rejected. */
+    readonly details: readonly FieldError[] = [],
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "BadRequestError";
+  }
+}
+
+/** The function name in a path is not `name` or `name.namespace` with DNS-1123 labels. */
+export class BadFunctionNameError extends GatewayError {
+  readonly code = "BAD_FUNCTION_NAME";
+  constructor(readonly text: string) {
+    const shown = text.length > 80 ? `${text.slice(0, 77)}...` : text;
+    super(
+      `${JSON.stringify(shown)} is not a function name: expected name or name.namespace, each a DNS-1123 label`,
+    );
+    this.name = "BadFunctionNameError";
+  }
+}
+
+/** Why a credential was refused; logged, never the credential itself. */
+export type CredentialProblem = "missing" | "malformed" | "wrong";
+
+/** The route needs a credential and the request had none, or a wrong one. */
+export class UnauthorizedError extends GatewayError {
+  readonly code = "UNAUTHORIZED";
+  constructor(readonly problem: CredentialProblem) {
+    super(
+      problem === "missing"
+        ? "this route needs a credential: a bearer token or basic auth"
+        : "the credential was not accepted",
+    );
+    this.name = "UnauthorizedError";
+  }
+}
+
+/** No route matches the path. */
+export class RouteNotFoundError extends GatewayError {
+  readonly code = "NOT_FOUND";
+  constructor(method: string, path: string) {
+    super(`no route for ${method} ${path.length > 120 ? `${path.slice(0, 117)}...` : path}`);
+    this.name = "RouteNotFoundError";
+  }
+}
+
+/** No Function of that name exists (or it was deleted while the call waited). */
+export class FunctionNotFoundError extends GatewayError {
+  readonly code = "FUNCTION_NOT_FOUND";
+  /** `key` is "namespace/name". */
+  constructor(readonly key: string) {
+    super(`function ${key} not found`);
+    this.name = "FunctionNotFoundError";
+  }
+}
+
+/** Create of a Function whose name is taken. */
+export class FunctionExistsError extends GatewayError {
+  readonly code = "FUNCTION_EXISTS";
+  constructor(readonly key: string) {
+    super(`function ${key} already exists; use PUT to change it`);
+    this.name = "FunctionExistsError";
+  }
+}
+
+/** An update based on an old version of the Function (optimistic concurrency), or a name mismatch. */
+export class ConflictError extends GatewayError {
+  readonly code = "CONFLICT";
+  constructor(message: string) {
+    super(message);
+    this.name = "ConflictError";
+  }
+}
+
+/** The client did not send its request headers within FLINT_HEADERS_TIMEOUT. */
+export class RequestTimeoutError extends GatewayError {
+  readonly code = "REQUEST_TIMEOUT";
+  constructor() {
+    super("the request headers did not arrive in time");
+    this.name = "RequestTimeoutError";
+  }
+}
+
+/** The request headers are larger than Node's limit (16 KiB by default). */
+export class HeadersTooLargeError extends GatewayError {
+  readonly code = "HEADERS_TOO_LARGE";
+  constructor() {
+    super("the request headers are too large");
+    this.name = "HeadersTooLargeError";
+  }
+}
+
+/** The request body is larger than the route (or the function's spec.maxBodyBytes) allows. */
+export class BodyTooLargeError extends GatewayError {
+  readonly code = "BODY_TOO_LARGE";
+  constructor(readonly limitBytes: number) {
+    super(`the request body is larger than the limit of ${limitBytes} bytes`);
+    this.name = "BodyTooLargeError";
+  }
+}
+
+/**
+ * Every replica is at spec.scale.concurrency and the function's queue is full. 429, as the watchdog
+ * answers for its own in-flight limit: the function is busy, the gateway is fine.
+ */
+export class ConcurrencyLimitError extends GatewayError {
+  readonly code = "CONCURRENCY_LIMIT";
+  constructor(
+    readonly key: string,
+    readonly queueDepth: number,
+    override readonly retryAfterSeconds: number,
+  ) {
+    super(`function ${key} is at its concurrency limit and ${queueDepth} calls are already waiting`);
+    this.name = "ConcurrencyLimitError";
+  }
+}
+
+/** The client went away before the response was complete. Logged and counted as 499, never sent. */
+export class ClientClosedError extends GatewayError {
+  readonly code = "CLIENT_CLOSED";
+  constructor() {
+    super("the client closed the connection before the response was complete");
+    this.name = "ClientClosedError";
+  }
+}
+
+/** The replica could not be reached, or broke the connection before answering. */
+export class ReplicaUnavailableError extends GatewayError {
+  readonly code = "REPLICA_UNAVAILABLE";
+  constructor(
+    readonly key: string,
+    readonly replicaId: string,
+    options?: ErrorOptions,
+  ) {
+    super(`replica ${replicaId} of function ${key} failed before answering`, options);
+    this.name = "ReplicaUnavailableError";
+  }
+}
+
+/** The function has no ready replica and FLINT_QUEUE_DEPTH calls already wait for one. */
+export class ActivationQueueFullError extends GatewayError {
+  readonly code = "ACTIVATION_QUEUE_FULL";
+  constructor(
+    readonly key: string,
+    readonly queueDepth: number,
+    override readonly retryAfterSeconds: number,
+  ) {
+    super(`function ${key} is starting and ${queueDepth} calls are already waiting for it`);
+    this.name = "ActivationQueueFullError";
+  }
+}
+
+/** Waiting calls across all functions already hold FLINT_QUEUE_BYTES. */
+export class QueueBytesExhaustedError extends GatewayError {
+  readonly code = "QUEUE_BYTES_EXHAUSTED";
+  constructor(
+    readonly limitBytes: number,
+    override readonly retryAfterSeconds: number,
+  ) {
+    super(`the gateway's waiting calls already hold its limit of ${limitBytes} bytes`);
+    this.name = "QueueBytesExhaustedError";
+  }
+}
+
+/** No replica became ready within FLINT_ACTIVATION_TIMEOUT of the call's arrival. */
+export class ActivationTimeoutError extends GatewayError {
+  readonly code = "ACTIVATION_TIMEOUT";
+  constructor(
+    readonly key: string,
+    readonly timeoutMs: number,
+    override readonly retryAfterSeconds: number,
+  ) {
+    super(`function ${key} had no ready replica within ${timeoutMs}ms`);
+    this.name = "ActivationTimeoutError";
+  }
+}
+
+/** Replicas were ready but none had a free slot within FLINT_ACTIVATION_TIMEOUT of the call's arrival. */
+export class QueueTimeoutError extends GatewayError {
+  readonly code = "QUEUE_TIMEOUT";
+  constructor(
+    readonly key: string,
+    readonly timeoutMs: number,
+    override readonly retryAfterSeconds: number,
+  ) {
+    super(`function ${key} had no free replica within ${timeoutMs}ms`);
+    this.name = "QueueTimeoutError";
+  }
+}
+
+/** The gateway is shutting down and no longer takes or holds calls. */
+export class ShuttingDownError extends GatewayError {
+  readonly code = "SHUTTING_DOWN";
+  override readonly retryAfterSeconds = 1;
+  constructor() {
+    super("the gateway is shutting down");
+    this.name = "ShuttingDownError";
+  }
+}
+
+/** The call ran past the function's spec.timeout. */
+export class CallTimeoutError extends GatewayError {
+  readonly code = "CALL_TIMEOUT";
+  constructor(
+    readonly key: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`function ${key} did not answer within its timeout of ${timeoutMs}ms`);
+    this.name = "CallTimeoutError";
+  }
+}
+
+/** An environment variable has a value the gateway cannot use. Thrown by `loadConfig` only. */
+export class ConfigError extends Error {
+  readonly code = "CONFIG_INVALID";
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** The HTTP status for `code`. */
+export function httpStatusOf(code: GatewayErrorCode): number {
+  switch (code) {
+    case "BAD_REQUEST":
+    case "BAD_FUNCTION_NAME":
+      return 400;
+    case "UNAUTHORIZED":
+      return 401;
+    case "NOT_FOUND":
+    case "FUNCTION_NOT_FOUND":
+      return 404;
+    case "REQUEST_TIMEOUT":
+      return 408;
+    case "FUNCTION_EXISTS":
+    case "CONFLICT":
+      return 409;
+    case "BODY_TOO_LARGE":
+      return 413;
+    case "HEADERS_TOO_LARGE":
+      return 431;
+    case "CONCURRENCY_LIMIT":
+      return 429;
+    // nginx's convention for "client went away"; only ever seen in logs and metrics.
+    case "CLIENT_CLOSED":
+      return 499;
+    case "INTERNAL":
+      return 500;
+    case "REPLICA_UNAVAILABLE":
+      return 502;
+    case "ACTIVATION_QUEUE_FULL":
+    case "QUEUE_BYTES_EXHAUSTED":
+    case "ACTIVATION_TIMEOUT":
+    case "QUEUE_TIMEOUT":
+    case "SHUTTING_DOWN":
+      return 503;
+    case "CALL_TIMEOUT":
+      return 504;
+  }
+}
+
+/** An error as it goes on the wire. */
+export interface ErrorResponse {
+  readonly status: number;
+  readonly code: GatewayErrorCode;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+/**
+ * The one mapping from an error to a response: `{ error: { code, message, callId, details? } }`.
+ * Anything that is not a GatewayError is a bug; its message stays in the logs, not the response.
+ */
+export function errorResponse(error: unknown, callId: string): ErrorResponse {
+  const known = error instanceof GatewayError ? error : undefined;
+  const code: GatewayErrorCode = known?.code ?? "INTERNAL";
+  const message = known?.message ?? "the gateway failed to handle the request";
+  const details = known instanceof BadRequestError && known.details.length > 0 ? known.details : undefined;
+  const body = JSON.stringify({ error: { code, message, callId, details } });
+  const headers: Record<string, string> = {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": String(Buffer.byteLength(body)),
+    "x-call-id": callId,
+  };
+  if (known?.retryAfterSeconds !== undefined) headers["retry-after"] = String(known.retryAfterSeconds);
+  if (known instanceof UnauthorizedError)
+    headers["www-authenticate"] = 'Bearer realm="flint", Basic realm="flint"';
+  return { status: httpStatusOf(code), code, headers, body };
+}

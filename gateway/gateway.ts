@@ -1,0 +1,288 @@
+// Assembles a gateway from its ports and config: the node:http server, the /function/ hot path, the
+// Express management app, one ReplicaPool per known function, metrics and concurrency stats.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { pino, type Logger } from "pino";
+import { functionKey, type FunctionRef, type FunctionResource } from "../api/index.js";
+import { Credentials } from "./auth.js";
+import { systemClock } from "./clock.js";
+import type { GatewayConfig } from "./config.js";
+import {
+  QueueBudget,
+  ReplicaPool,
+  callSettings,
+  type CallSettings,
+  type PoolLimits,
+  type PoolSnapshot,
+} from "./dispatcher.js";
+import {
+  BadRequestError,
+  FunctionNotFoundError,
+  HeadersTooLargeError,
+  RequestTimeoutError,
+  ShuttingDownError,
+  errorResponse,
+} from "./errors.js";
+import { createManagementApp } from "./management.js";
+import { GatewayMetrics } from "./metrics.js";
+import type { Bus, Clock, EndpointSource, FunctionEvent, FunctionStore, ScaleTarget } from "./ports.js";
+import { CALL_PREFIX } from "./route.js";
+import { CallHandler, type FunctionRoute } from "./proxy.js";
+import { ConcurrencyReporter } from "./stats.js";
+
+/** What a gateway is built from; Kubernetes and `flint up` pass their own implementations. */
+export interface GatewayDeps {
+  readonly store: FunctionStore;
+  readonly endpoints: EndpointSource;
+  readonly scaleTarget: ScaleTarget;
+  readonly bus: Bus;
+  /** Default: the system clock. */
+  readonly clock?: Clock;
+  /** Default: a silent logger. */
+  readonly logger?: Logger;
+  /** Reported by GET /system/info, e.g. "kubernetes" or "local". Default "embedded". */
+  readonly platform?: string;
+  /** Reported by GET /system/info. Default "dev". */
+  readonly version?: string;
+}
+
+export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway {
+  return new Gateway(deps, config);
+}
+
+export class Gateway {
+  readonly server: Server;
+  readonly metrics: GatewayMetrics;
+  private readonly routes = new Map<string, FunctionRoute & { unsubscribe: () => void }>();
+  private readonly budget: QueueBudget;
+  private readonly limits: PoolLimits;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly calls: CallHandler;
+  private readonly management: ReturnType<typeof createManagementApp>;
+  private readonly reporter: ConcurrencyReporter;
+  private readonly unwatch: () => void;
+  private synced = false;
+  private draining = false;
+  private closed = false;
+
+  constructor(
+    private readonly deps: GatewayDeps,
+    private readonly config: GatewayConfig,
+  ) {
+    this.clock = deps.clock ?? systemClock;
+    this.logger = deps.logger ?? pino({ level: "silent" });
+    this.budget = new QueueBudget(config.queueBytes);
+    this.limits = {
+      queueDepth: config.queueDepth,
+      activationTimeoutMs: config.activationTimeoutMs,
+      retryAfterSeconds: config.retryAfterSeconds,
+      probeIntervalMs: config.probeIntervalMs,
+      maxSocketsPerReplica: config.maxSocketsPerReplica,
+    };
+    this.metrics = new GatewayMetrics(
+      () => this.pools(),
+      () => this.budget.usedBytes,
+    );
+    const credentials = new Credentials(config.auth);
+    this.calls = new CallHandler({
+      routes: this.routes,
+      credentials,
+      metrics: this.metrics,
+      clock: this.clock,
+      logger: this.logger,
+      defaultNamespace: config.defaultNamespace,
+      draining: () => this.draining,
+    });
+    const startedMs = this.clock.now();
+    this.management = createManagementApp({
+      store: deps.store,
+      scaleTarget: deps.scaleTarget,
+      credentials,
+      registry: this.metrics.registry,
+      logger: this.logger,
+      defaultNamespace: config.defaultNamespace,
+      ready: () => this.ready(),
+      info: () => ({
+        provider: "flint",
+        version: deps.version ?? "dev",
+        platform: deps.platform ?? "embedded",
+        functions: this.routes.size,
+        uptimeSeconds: Math.floor((this.clock.now() - startedMs) / 1000),
+      }),
+    });
+
+    this.server = createServer({ requestTimeout: 0, headersTimeout: config.headersTimeoutMs, noDelay: true });
+    this.server.keepAliveTimeout = config.keepAliveTimeoutMs;
+    this.server.on("request", this.onRequest);
+    this.server.on("clientError", this.onClientError);
+
+    this.reporter = new ConcurrencyReporter(this.clock, deps.bus, config.instanceId, () =>
+      [...this.routes.values()].map(({ pool }) => ({
+        key: pool.key,
+        window: pool.window,
+        readyReplicas: pool.readyReplicas,
+      })),
+    );
+    this.reporter.start();
+    this.unwatch = deps.store.watch(this.onFunctionEvent);
+  }
+
+  /** Listens on the configured host and port (0 picks one) and resolves with the bound address. */
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(this.config.port, this.config.host, () => {
+        this.server.off("error", reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** Ready for traffic: every Function has been read and shutdown has not begun. */
+  ready(): boolean {
+    return this.synced && !this.draining;
+  }
+
+  /** The dispatcher's view of one function, or undefined if it is not known. */
+  snapshot(ref: FunctionRef): PoolSnapshot | undefined {
+    return this.routes.get(functionKey(ref))?.pool.snapshot();
+  }
+
+  /**
+   * First step of shutdown: /readyz fails and responses close their connections, while the listener
+   * stays open until load balancers have noticed.
+   */
+  failReadiness(): void {
+    this.draining = true;
+  }
+
+  /**
+   * Fails readiness, stops accepting connections and waits up to `deadlineMs` for every admitted
+   * call (queued or in flight) to finish. Resolves true if they all did.
+   */
+  async drain(deadlineMs: number): Promise<boolean> {
+    this.draining = true;
+    if (this.server.listening) this.server.close();
+    this.server.closeIdleConnections();
+    const endMs = this.clock.now() + deadlineMs;
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.activeCalls() === 0) return resolve(true);
+        if (this.clock.now() >= endMs) return resolve(false);
+        this.clock.setTimer(check, Math.min(25, endMs - this.clock.now()));
+      };
+      check();
+    });
+  }
+
+  /** Stops everything: waiting calls get 503, connections close, timers and watches stop. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.draining = true;
+    this.unwatch();
+    this.reporter.flush();
+    this.reporter.stop();
+    for (const route of this.routes.values()) {
+      route.unsubscribe();
+      route.pool.close(new ShuttingDownError());
+    }
+    this.routes.clear();
+    const closed = new Promise<void>((resolve) => {
+      if (!this.server.listening) return resolve();
+      this.server.close(() => resolve());
+    });
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  private activeCalls(): number {
+    let active = 0;
+    for (const { pool } of this.routes.values()) active += pool.active;
+    return active;
+  }
+
+  private *pools(): Iterable<ReplicaPool> {
+    for (const route of this.routes.values()) yield route.pool;
+  }
+
+  private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? "/";
+    if (url.startsWith(CALL_PREFIX)) this.calls.handle(req, res);
+    else void this.management(req, res);
+  };
+
+  /** Requests Node could not parse: answer with the gateway's own error body, then close. */
+  private readonly onClientError = (error: Error & { code?: string }, socket: Socket): void => {
+    if (error.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const mapped =
+      error.code === "HPE_HEADER_OVERFLOW"
+        ? new HeadersTooLargeError()
+        : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? new RequestTimeoutError()
+          : new BadRequestError("the request is not valid HTTP/1.1", [], { cause: error });
+    const { status, headers, body } = errorResponse(mapped, "none");
+    const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+    socket.end(`HTTP/1.1 ${status} ${mapped.code}\r\nconnection: close\r\n${lines.join("")}\r\n${body}`);
+    this.logger.debug({ code: error.code, status }, "malformed request");
+  };
+
+  private readonly onFunctionEvent = (event: FunctionEvent): void => {
+    switch (event.type) {
+      case "put":
+        this.putFunction(event.function);
+        return;
+      case "delete":
+        this.deleteFunction(event.ref);
+        return;
+      case "synced":
+        this.synced = true;
+        this.logger.info({ functions: this.routes.size }, "functions synced");
+        return;
+    }
+  };
+
+  private putFunction(fn: FunctionResource): void {
+    const key = functionKey(fn.metadata);
+    let settings: CallSettings;
+    try {
+      settings = callSettings(fn);
+    } catch (error) {
+      this.logger.error({ function: key, err: error }, "function has an unusable spec; ignoring it");
+      return;
+    }
+    const existing = this.routes.get(key);
+    if (existing !== undefined) {
+      existing.pool.configure(settings);
+      return;
+    }
+    const ref = { name: fn.metadata.name, namespace: fn.metadata.namespace };
+    const pool = new ReplicaPool({
+      ref,
+      settings,
+      limits: this.limits,
+      budget: this.budget,
+      clock: this.clock,
+      scaleTarget: this.deps.scaleTarget,
+      logger: this.logger.child({ function: key }),
+      onActivation: (activated) => this.metrics.activations.labels(activated.key).inc(),
+    });
+    const route = { pool, metrics: this.metrics.forFunction(key), unsubscribe: (): void => undefined };
+    this.routes.set(key, route);
+    route.unsubscribe = this.deps.endpoints.subscribe(ref, (endpoints) => pool.update(endpoints));
+  }
+
+  private deleteFunction(ref: FunctionRef): void {
+    const key = functionKey(ref);
+    const route = this.routes.get(key);
+    if (route === undefined) return;
+    this.routes.delete(key);
+    route.unsubscribe();
+    route.pool.close(new FunctionNotFoundError(key));
+    route.metrics.forget();
+  }
+}

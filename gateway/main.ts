@@ -1,0 +1,66 @@
+// The gateway process: read config, build with the in-memory ports, listen, and on SIGTERM drain and exit.
+import { readFileSync } from "node:fs";
+import { pino } from "pino";
+import { loadConfig, type GatewayConfig } from "./config.js";
+import { ConfigError } from "./errors.js";
+import { MemoryFunctionStore } from "./function-store.js";
+import { createGateway } from "./gateway.js";
+import { MemoryBus, MemoryEndpointSource } from "./memory.js";
+
+let config: GatewayConfig;
+try {
+  config = loadConfig(process.env);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`flint gateway: invalid configuration: ${error.message}\n`);
+  process.exit(1);
+}
+
+const destination = pino.destination({ dest: 1, sync: false });
+const logger = pino({ level: config.logLevel, redact: ["req.headers.authorization"] }, destination);
+const exit = (code: number): never => {
+  destination.flushSync();
+  process.exit(code);
+};
+const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
+
+const bus = new MemoryBus();
+const gateway = createGateway(
+  {
+    store: new MemoryFunctionStore(),
+    endpoints: new MemoryEndpointSource(),
+    scaleTarget: bus,
+    bus,
+    logger,
+    version,
+  },
+  config,
+);
+
+let stopping = false;
+const shutdown = (signal: NodeJS.Signals): void => {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal, delayMs: config.shutdownDelayMs }, "shutting down: readiness fails first");
+  const stop = async (): Promise<void> => {
+    gateway.failReadiness();
+    await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
+    const drained = await gateway.drain(config.shutdownTimeoutMs);
+    if (!drained) logger.warn("calls still running at the shutdown deadline; cutting them off");
+    await gateway.close();
+  };
+  stop().then(
+    () => exit(0),
+    (error: unknown) => {
+      logger.error({ err: error }, "shutdown failed");
+      exit(1);
+    },
+  );
+};
+process.on("SIGTERM", shutdown);
+process.on("SIGINT", shutdown);
+
+const address = await gateway.listen();
+logger.info({ host: address.address, port: address.port }, "listening");

@@ -1,0 +1,113 @@
+// The small interfaces the gateway depends on. Kubernetes and the local platform each implement them;
+// gateway/memory.ts and gateway/function-store.ts hold the in-memory implementations.
+import type { FunctionRef, FunctionResource } from "../api/index.js";
+
+/** Time, injected wherever it matters (deadlines, stats windows, probes) so tests can drive it. */
+export interface Clock {
+  /** Milliseconds since the epoch, with sub-millisecond precision. */
+  now(): number;
+  /**
+   * Calls `callback` once after `delayMs` milliseconds and returns a function that cancels it.
+   * Timers never keep the process alive on their own.
+   */
+  setTimer(callback: () => void, delayMs: number): () => void;
+}
+
+/**
+ * Where a replica is in its life. `starting`: its address is known but it has not been seen ready;
+ * the gateway probes it directly (GET /_/ready) so it can take calls before readiness propagates.
+ * `ready`: takes new calls. `draining`: finishes the calls it has, takes no new ones.
+ */
+export type EndpointState = "starting" | "ready" | "draining";
+
+/** One replica of a function as its platform reports it. */
+export interface Endpoint {
+  /** Stable for the replica's life: a pod name, or a process id locally. */
+  readonly id: string;
+  /** IP address or host name the gateway connects to. */
+  readonly host: string;
+  readonly port: number;
+  readonly state: EndpointState;
+}
+
+/** Receives a function's complete replica set: at once on subscribe (if known), then on every change. */
+export type EndpointListener = (endpoints: readonly Endpoint[]) => void;
+
+/** Replica sets per function, as events: EndpointSlices on Kubernetes, the process supervisor locally. */
+export interface EndpointSource {
+  /** Starts delivering `ref`'s replica sets to `listener`; the returned function stops it. */
+  subscribe(ref: FunctionRef, listener: EndpointListener): () => void;
+}
+
+/** What the gateway asks of the platform's scaler. Both calls are idempotent requests, not commands. */
+export interface ScaleTarget {
+  /**
+   * A call is waiting and `ref` has no ready replica: scale from zero now, without waiting for the
+   * autoscaler's tick. Sent once per cold episode, however many calls are waiting.
+   */
+  activate(ref: FunctionRef): Promise<void>;
+  /** Run `replicas` replicas now (the management API's manual scale); the autoscaler may change it later. */
+  scale(ref: FunctionRef, replicas: number): Promise<void>;
+}
+
+/**
+ * One function's demand as one gateway saw it over one window (one second). See docs/gateway.md for
+ * the exact definition; the autoscaler sums samples of the same window across gateways.
+ */
+export interface ConcurrencySample {
+  /** "namespace/name". */
+  readonly function: string;
+  /** Which gateway measured it, so samples from several gateways are summed, not overwritten. */
+  readonly source: string;
+  /** End of the window, epoch milliseconds; windows are aligned to whole seconds of the clock. */
+  readonly timestampMs: number;
+  /** Length of the window in milliseconds (1000). */
+  readonly windowMs: number;
+  /** Time-weighted average of calls admitted and not yet finished (queued + in flight) over the window. */
+  readonly averageConcurrency: number;
+  /** The queued part of averageConcurrency: calls waiting for a replica or for a free slot. */
+  readonly averageQueued: number;
+  /** Highest number of admitted, unfinished calls at any instant of the window. */
+  readonly peakConcurrency: number;
+  /** Calls admitted during the window. */
+  readonly requests: number;
+  /** Replicas taking calls at the end of the window, as this gateway sees them. */
+  readonly readyReplicas: number;
+}
+
+/** Where the gateway publishes what the autoscaler needs: NATS on Kubernetes, in memory locally. */
+export interface Bus {
+  /** Fire and forget: a lost sample costs one second of precision, never a call. */
+  publishConcurrency(sample: ConcurrencySample): void;
+}
+
+/** A change to the set of Functions, as `FunctionStore.watch` delivers it. */
+export type FunctionEvent =
+  | { readonly type: "put"; readonly function: FunctionResource }
+  | { readonly type: "delete"; readonly ref: FunctionRef }
+  /** Every Function that existed when the watch started has been delivered as a "put". */
+  | { readonly type: "synced" };
+
+/**
+ * The Function resources: CRs on Kubernetes, memory (or a folder of manifests) locally. Methods
+ * reject with the gateway's FunctionNotFoundError, FunctionExistsError and ConflictError.
+ */
+export interface FunctionStore {
+  get(ref: FunctionRef): Promise<FunctionResource | undefined>;
+  /** Every Function, or those in `namespace`, sorted by namespace then name. */
+  list(namespace?: string): Promise<FunctionResource[]>;
+  /** Stores a new Function; FunctionExistsError when the name is taken. Returns it as stored. */
+  create(fn: FunctionResource): Promise<FunctionResource>;
+  /**
+   * Replaces an existing Function's spec, labels and annotations; FunctionNotFoundError when there
+   * is none. When `fn.metadata.resourceVersion` is set it must match the stored one (ConflictError).
+   */
+  update(fn: FunctionResource): Promise<FunctionResource>;
+  /** FunctionNotFoundError when there is none. */
+  delete(ref: FunctionRef): Promise<void>;
+  /**
+   * Delivers every existing Function as "put", then "synced", then each change, to `listener`.
+   * The returned function stops the watch.
+   */
+  watch(listener: (event: FunctionEvent) => void): () => void;
+}
