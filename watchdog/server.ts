@@ -109,7 +109,6 @@ export class WatchdogServer {
     const startMs = performance.now();
     const header = req.headers["x-call-id"];
     const id = typeof header === "string" && CALL_ID_RE.test(header) ? header : randomUUID();
-    res.setHeader("x-call-id", id);
 
     const refusal = this.admit(req);
     if (refusal !== undefined) {
@@ -199,6 +198,7 @@ export class WatchdogServer {
     const message = error instanceof WatchdogError ? error.message : "the watchdog failed to serve the call";
     const body = JSON.stringify({ code: codeOf(error), message, callId: id });
     const headers: Record<string, string | number> = {
+      "x-call-id": id,
       "content-type": "application/json",
       "content-length": Buffer.byteLength(body),
     };
@@ -251,6 +251,7 @@ class ActiveCall implements Call {
   /** Made only when a mode asks for `signal`: most calls never need one. */
   private controller: AbortController | undefined;
   private abortReason: unknown;
+  private cleanup: (() => void) | undefined;
 
   constructor(
     private readonly finish: (call: ActiveCall, error: unknown) => void,
@@ -277,9 +278,15 @@ class ActiveCall implements Call {
     return this.abortReason !== undefined;
   }
 
+  onAbort(cleanup: () => void): void {
+    if (this.abortReason !== undefined) cleanup();
+    else this.cleanup = cleanup;
+  }
+
   abort(reason: unknown): void {
     if (this.abortReason !== undefined) return;
     this.abortReason = reason;
+    this.cleanup?.();
     this.controller?.abort(reason);
   }
 

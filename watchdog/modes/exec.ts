@@ -51,8 +51,7 @@ export class ExecMode implements Mode {
       this.running.add(child);
       const log = this.logger.child({ callId: call.id, pid: child.pid });
 
-      const onAbort = (): void => killGroup(child, "SIGKILL");
-      call.signal.addEventListener("abort", onAbort, { once: true });
+      call.onAbort(() => killGroup(child, "SIGKILL"));
 
       // The program may exit without reading its input; the broken pipe is not the call's failure.
       child.stdin.on("error", () => undefined);
@@ -81,7 +80,7 @@ export class ExecMode implements Mode {
         clearTimeout(commitTimer);
         if (committed || call.aborted) return;
         committed = true;
-        res.writeHead(200, { "content-type": contentType });
+        res.writeHead(200, { "x-call-id": call.id, "content-type": contentType });
         let flowing = true;
         for (const chunk of pending) flowing = res.write(chunk);
         pending = [];
@@ -111,7 +110,6 @@ export class ExecMode implements Mode {
         settled = true;
         clearTimeout(commitTimer);
         this.running.delete(child);
-        call.signal.removeEventListener("abort", onAbort);
         if (stderrLine !== "") log.info({ stream: "stderr" }, stderrLine);
         if (call.aborted) {
           resolve();
@@ -124,7 +122,13 @@ export class ExecMode implements Mode {
         if (committed) res.end();
         else {
           const body = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending);
-          res.writeHead(200, { "content-type": contentType, "content-length": body.length }).end(body);
+          res
+            .writeHead(200, {
+              "x-call-id": call.id,
+              "content-type": contentType,
+              "content-length": body.length,
+            })
+            .end(body);
         }
         resolve();
       };

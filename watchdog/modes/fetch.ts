@@ -1,47 +1,49 @@
-// The fetch handler shape: a node:http request as a WHATWG Request, and a Response written back.
+// The fetch handler shape's way out: a Response (light or real) written to the node:http response.
 import type { ServerResponse } from "node:http";
-import { Readable } from "node:stream";
-import { BadRequestError } from "../errors.js";
+import { InvalidResultError } from "../errors.js";
+import { fastResponseParts } from "./fast-fetch.js";
 import type { Call } from "./mode.js";
 
-/**
- * Builds the Request a fetch-style handler receives. Relative paths need a base: the Host header,
- * as any server behind a proxy would see it.
- */
-export function toRequest(call: Call): Request {
-  const { req, body } = call;
-  const raw = req.rawHeaders;
-  const headers = new Headers();
-  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i] as string, raw[i + 1] as string);
-  const init: RequestInit = { method: req.method, headers };
-  if (body !== null) {
-    init.body = Readable.toWeb(body) as ReadableStream<Uint8Array>;
-    init.duplex = "half";
-  }
-  try {
-    return new Request(`http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`, init);
-  } catch (error) {
-    throw new BadRequestError("the request cannot be represented as a fetch Request", { cause: error });
-  }
+/** What the watchdog needs of a Response; undici's, a polyfill's or FastResponse all qualify. */
+interface ResponseLike {
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: Headers;
+  readonly body: ReadableStream<Uint8Array> | null;
 }
 
 /**
- * Writes a Response to `res`. A body that arrives in one chunk (the usual `new Response("text")`) is
- * sent with a Content-Length in one write; anything longer is streamed with backpressure.
+ * Writes what a fetch handler returned. A FastResponse with a string or byte body is written in one
+ * go; any other Response is streamed with backpressure, and one whose body arrives in a single chunk
+ * still gets a Content-Length.
  */
-export async function writeResponse(response: Response, call: Call): Promise<void> {
+export async function writeResponse(response: unknown, call: Call): Promise<void> {
   const { res } = call;
-  const headers: string[] = [];
+  const fast = fastResponseParts(response);
+  if (fast !== undefined) {
+    fast.headers.push("x-call-id", call.id);
+    if (fast.statusText === undefined) res.writeHead(fast.status, fast.headers);
+    else res.writeHead(fast.status, fast.statusText, fast.headers);
+    res.end(fast.body);
+    return;
+  }
+  if (!isResponseLike(response)) {
+    throw new InvalidResultError(`the fetch handler returned ${describe(response)}, not a Response`);
+  }
+
+  const headers: string[] = ["x-call-id", call.id];
   response.headers.forEach((value, name) => {
     if (name !== "set-cookie") headers.push(name, value);
   });
   for (const cookie of response.headers.getSetCookie()) headers.push("set-cookie", cookie);
-
   const body = response.body;
+  // An empty status text would replace Node's standard reason phrase with nothing.
+  const statusText = response.statusText === "" ? undefined : response.statusText;
   if (body === null) {
-    res.writeHead(response.status, headers).end();
+    res.writeHead(response.status, statusText, headers).end();
     return;
   }
+
   const reader: ReadableStreamDefaultReader<Uint8Array> = body.getReader();
   // A producer that stalls must not outlive the call: cancelling settles the pending read.
   const cancel = (): void => void reader.cancel(call.signal.reason).catch(() => undefined);
@@ -55,10 +57,10 @@ export async function writeResponse(response: Response, call: Call): Promise<voi
       const chunk = first.value;
       if (!response.headers.has("content-length"))
         headers.push("content-length", String(chunk?.byteLength ?? 0));
-      res.writeHead(response.status, headers).end(chunk);
+      res.writeHead(response.status, statusText, headers).end(chunk);
       return;
     }
-    res.writeHead(response.status, headers);
+    res.writeHead(response.status, statusText, headers);
     res.write(first.value);
     let next: Awaited<ReturnType<typeof reader.read>> = second;
     while (!next.done) {
@@ -75,7 +77,7 @@ export async function writeResponse(response: Response, call: Call): Promise<voi
 }
 
 /** Resolves when `res` can take more data or the call was aborted (then 'drain' may never come). */
-export function drained(res: ServerResponse, call: Call): Promise<void> {
+function drained(res: ServerResponse, call: Call): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       res.off("drain", done);
@@ -86,4 +88,18 @@ export function drained(res: ServerResponse, call: Call): Promise<void> {
     res.on("close", done);
     if (call.aborted) done();
   });
+}
+
+function isResponseLike(value: unknown): value is ResponseLike {
+  if (value instanceof Response) return true;
+  if (typeof value !== "object" || value === null) return false;
+  const candidate = value as Partial<ResponseLike>;
+  return typeof candidate.status === "number" && candidate.headers instanceof Headers && "body" in candidate;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value !== "object") return typeof value;
+  const name: unknown = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === "string" ? `a ${name}` : "an object";
 }

@@ -1,6 +1,5 @@
 // http mode: proxy every call to the user's HTTP server, streaming both ways over a keep-alive pool.
 import { Agent, request, type IncomingMessage } from "node:http";
-import { pipeline } from "node:stream";
 import { UpstreamError } from "../errors.js";
 import type { Call, Mode } from "./mode.js";
 import type { Upstream } from "./upstream.js";
@@ -47,29 +46,27 @@ export class HttpMode implements Mode {
         path: this.upstream.basePath + (req.url ?? "/"),
         headers: forwardedRequestHeaders(req, call.id, body !== null),
       });
-      const onAbort = (): void => {
-        upstreamReq.destroy();
+      call.onAbort(() => upstreamReq.destroy());
+      const fail = (what: string, error: Error): void => {
+        if (!call.aborted) reject(new UpstreamError(`${what}: ${error.message}`, { cause: error }));
       };
-      call.signal.addEventListener("abort", onAbort, { once: true });
-
-      upstreamReq.once("error", (error) => {
-        call.signal.removeEventListener("abort", onAbort);
-        if (!call.aborted)
-          reject(new UpstreamError(`the upstream failed: ${error.message}`, { cause: error }));
-      });
+      upstreamReq.once("error", (error) => fail("the upstream failed", error));
       upstreamReq.once("response", (upstreamRes) => {
         if (call.aborted) {
           // The server has answered already (timeout, client gone); this response has nowhere to go.
           upstreamRes.destroy();
           return;
         }
-        res.writeHead(upstreamRes.statusCode ?? 502, forwardedResponseHeaders(upstreamRes));
-        // pipeline, unlike pipe, destroys the upstream response when the client goes away.
-        pipeline(upstreamRes, res, (error) => {
-          call.signal.removeEventListener("abort", onAbort);
-          if (error === undefined || error === null) resolve();
-          else if (!call.aborted)
-            reject(new UpstreamError(`the upstream response broke: ${error.message}`, { cause: error }));
+        res.writeHead(upstreamRes.statusCode ?? 502, forwardedResponseHeaders(upstreamRes, call.id));
+        // pipe rather than pipeline: pipeline builds and aborts an AbortController per call. What it
+        // would add is done here: a broken upstream response fails the call (the server then cuts the
+        // client off), and a client that goes away aborts the call, which destroys the upstream request.
+        upstreamRes.pipe(res);
+        upstreamRes.once("end", resolve);
+        upstreamRes.once("error", (error) => fail("the upstream response broke", error));
+        upstreamRes.once("close", () => {
+          if (!upstreamRes.complete)
+            fail("the upstream response broke", new Error("connection closed early"));
         });
       });
 
@@ -116,9 +113,9 @@ function forwardedRequestHeaders(req: IncomingMessage, callId: string, hasBody: 
   return headers;
 }
 
-function forwardedResponseHeaders(upstreamRes: IncomingMessage): string[] {
+function forwardedResponseHeaders(upstreamRes: IncomingMessage, callId: string): string[] {
   const raw = upstreamRes.rawHeaders;
-  const headers: string[] = [];
+  const headers: string[] = ["x-call-id", callId];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     if (!HOP_BY_HOP.has(name.toLowerCase()) && name.toLowerCase() !== "x-call-id") {

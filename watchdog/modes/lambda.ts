@@ -1,6 +1,7 @@
 // The AWS Lambda handler shape: an API Gateway HTTP API (payload 2.0) event in, its result out.
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
 import { InvalidResultError } from "../errors.js";
+import type { Call } from "./mode.js";
 
 /** The API Gateway HTTP API v2 request event, as Lambda handlers receive it. */
 export interface LambdaHttpEvent {
@@ -98,13 +99,18 @@ export function toLambdaEvent(
  * numeric `statusCode` is a structured response; any other JSON value is a 200 application/json body
  * (a string is sent as it is). `undefined` or a bad structured response is an InvalidResultError.
  */
-export function writeLambdaResult(result: unknown, res: ServerResponse): void {
+export function writeLambdaResult(result: unknown, call: Call): void {
+  const { res } = call;
   if (result === undefined || typeof result === "function" || typeof result === "symbol") {
     throw new InvalidResultError(`the Lambda handler returned ${typeof result}, not a response`);
   }
   if (!isStructured(result)) {
     const body = typeof result === "string" ? result : JSON.stringify(result);
-    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+    res.writeHead(200, {
+      "x-call-id": call.id,
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(body),
+    });
     res.end(body);
     return;
   }
@@ -115,7 +121,7 @@ export function writeLambdaResult(result: unknown, res: ServerResponse): void {
   if (body !== undefined && body !== null && typeof body !== "string") {
     throw new InvalidResultError(`the Lambda handler returned a ${typeof body} body, not a string`);
   }
-  const out: string[] = [];
+  const out: string[] = ["x-call-id", call.id];
   if (isRecord(headers)) {
     for (const [name, value] of Object.entries(headers)) {
       if (value !== undefined && value !== null) out.push(name, headerValue(name, value));

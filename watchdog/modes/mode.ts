@@ -7,7 +7,7 @@ import type { Readable } from "node:stream";
  * errors itself, so a mode only has to stop its work when `signal` aborts.
  */
 export interface Call {
-  /** From the caller's X-Call-Id, or generated; already set as the response's X-Call-Id. */
+  /** From the caller's X-Call-Id, or generated. Every response a mode writes carries it as X-Call-Id. */
   readonly id: string;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
@@ -20,6 +20,12 @@ export interface Call {
   readonly signal: AbortSignal;
   /** True once the call was aborted; cheaper than reading `signal`, which is created on first use. */
   readonly aborted: boolean;
+  /**
+   * Sets the one cleanup a mode needs when the call is aborted (kill the child, drop the upstream
+   * request); runs at once if already aborted. A plain callback: an AbortController and its
+   * listeners cost several microseconds per call, a tenth of a whole bare request.
+   */
+  onAbort(cleanup: () => void): void;
   /** When the call times out, in epoch milliseconds. */
   readonly deadlineMs: number;
 }

@@ -4,8 +4,9 @@ import { pathToFileURL } from "node:url";
 import type { Logger } from "pino";
 import { readBody } from "../body.js";
 import type { HandlerShape, ModuleHandlerConfig } from "../config.js";
-import { HandlerFailedError, InvalidResultError, ModuleLoadError } from "../errors.js";
-import { toRequest, writeResponse } from "./fetch.js";
+import { HandlerFailedError, ModuleLoadError } from "../errors.js";
+import { CallRequest, installFastResponse } from "./fast-fetch.js";
+import { writeResponse } from "./fetch.js";
 import { toLambdaEvent, writeLambdaResult } from "./lambda.js";
 import type { Call, Mode } from "./mode.js";
 
@@ -66,6 +67,7 @@ export class ModuleMode implements Mode {
 
   async start(): Promise<void> {
     const path = resolve(this.config.entry);
+    installFastResponse();
     let namespace: Record<string, unknown>;
     try {
       namespace = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
@@ -88,12 +90,9 @@ export class ModuleMode implements Mode {
     const handler = this.handler as ResolvedHandler;
     const context = new CallContext(call, this.functionName);
     if (handler.shape === "fetch") {
-      const request = toRequest(call);
+      const request = new CallRequest(call) as unknown as Request;
       const response = await invoke(() => (handler.fn as FetchHandler)(request, context));
       if (call.aborted) return;
-      if (!(response instanceof Response)) {
-        throw new InvalidResultError(`the fetch handler returned ${describe(response)}, not a Response`);
-      }
       await writeResponse(response, call);
     } else {
       const body = await readBody(call.body);
@@ -101,7 +100,7 @@ export class ModuleMode implements Mode {
       const event = toLambdaEvent(call.req, body, call.id, Date.now());
       const result = await invoke(() => callLambda(handler.fn as LambdaHandler, event, context));
       if (call.aborted) return;
-      writeLambdaResult(result, call.res);
+      writeLambdaResult(result, call);
     }
   }
 
@@ -170,11 +169,4 @@ function resolveHandler(
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value !== "object") return typeof value;
-  const name: unknown = (value as { constructor?: { name?: unknown } }).constructor?.name;
-  return typeof name === "string" ? `a ${name}` : "an object";
 }

@@ -1,0 +1,205 @@
+// Benchmark: a trivial handler behind the watchdog (module and http modes) against a bare node:http server.
+import autocannon from "autocannon";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The watchdog's entry point, built next to this file by `npm run bench`. */
+const WATCHDOG_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), "../watchdog/main.js");
+
+/** The baseline: the same "hello" answer from node:http with nothing in between. */
+const BARE_SERVER = `
+import { createServer } from "node:http";
+createServer((req, res) => {
+  res.writeHead(200, { "content-type": "text/plain" });
+  res.end("hello");
+}).listen(Number(process.env.PORT), "127.0.0.1");
+`;
+
+/** The same answer as a fetch-style module handler. */
+const HELLO_MODULE = `
+export default function hello() {
+  return new Response("hello", { headers: { "content-type": "text/plain" } });
+}
+`;
+
+interface Options {
+  durationSeconds: number;
+  rounds: number;
+  connections: number;
+}
+
+interface Target {
+  readonly name: string;
+  /** The URL load is sent to. */
+  readonly url: string;
+  readonly processes: ChildProcess[];
+}
+
+interface Sample {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+}
+
+export async function run(args: string[]): Promise<void> {
+  const options = parseArgs(args);
+  const dir = mkdtempSync(join(tmpdir(), "flint-bench-watchdog-"));
+  const targets: Target[] = [];
+  try {
+    writeFileSync(join(dir, "bare.mjs"), BARE_SERVER);
+    writeFileSync(join(dir, "hello.mjs"), HELLO_MODULE);
+    targets.push(await startBare(dir));
+    targets.push(
+      await startWatchdog(dir, "watchdog, module mode", {
+        FLINT_MODE: "module",
+        FLINT_ENTRY: join(dir, "hello.mjs"),
+      }),
+    );
+    const upstreamPort = await freePort();
+    targets.push(
+      await startWatchdog(dir, "watchdog, http mode", {
+        FLINT_MODE: "http",
+        FLINT_COMMAND: JSON.stringify([process.execPath, join(dir, "bare.mjs")]),
+        FLINT_UPSTREAM_PORT: String(upstreamPort),
+      }),
+    );
+
+    console.log(
+      `watchdog benchmark: ${options.connections} connections, pipelining 1, ${options.durationSeconds} s per run, ` +
+        `${options.rounds} rounds interleaved (medians), node ${process.version}, logs at info to a file`,
+    );
+    for (const target of targets) await measure(target.url, 2, options.connections); // warm-up, discarded
+
+    const samples = new Map<string, Sample[]>(targets.map((target) => [target.name, []]));
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const target of targets) {
+        const sample = await measure(target.url, options.durationSeconds, options.connections);
+        samples.get(target.name)!.push(sample);
+        console.log(
+          `  round ${round} ${target.name}: ${Math.round(sample.requestsPerSecond)} req/s, ` +
+            `p50 ${sample.p50Ms} ms, p99 ${sample.p99Ms} ms, errors ${sample.errors}`,
+        );
+      }
+    }
+    printTable(targets, samples);
+  } finally {
+    for (const target of targets) for (const child of target.processes) child.kill("SIGTERM");
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function parseArgs(args: string[]): Options {
+  const options: Options = { durationSeconds: 5, rounds: 3, connections: 50 };
+  for (let i = 0; i < args.length; i += 2) {
+    const value = Number(args[i + 1]);
+    if (!Number.isInteger(value) || value <= 0) throw new Error(`${args[i]} needs a positive integer`);
+    if (args[i] === "--duration") options.durationSeconds = value;
+    else if (args[i] === "--rounds") options.rounds = value;
+    else if (args[i] === "--connections") options.connections = value;
+    else throw new Error(`unknown option ${args[i]}; known: --duration <s> --rounds <n> --connections <n>`);
+  }
+  return options;
+}
+
+async function measure(url: string, durationSeconds: number, connections: number): Promise<Sample> {
+  const result = await autocannon({ url, connections, pipelining: 1, duration: durationSeconds });
+  return {
+    requestsPerSecond: result.requests.average,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+async function startBare(dir: string): Promise<Target> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(dir, "bare.mjs")], {
+    env: { ...process.env, PORT: String(port) },
+    stdio: "ignore",
+  });
+  const url = `http://127.0.0.1:${port}/`;
+  await waitForOk(url, child);
+  return { name: "bare node:http", url, processes: [child] };
+}
+
+async function startWatchdog(dir: string, name: string, env: Record<string, string>): Promise<Target> {
+  const port = await freePort();
+  // Logs go to a file, as a container runtime would take them, not through this process's event loop.
+  const log = openSync(join(dir, `${name.replace(/\W+/g, "-")}.log`), "w");
+  const child = spawn(process.execPath, [WATCHDOG_MAIN], {
+    env: {
+      ...process.env,
+      ...env,
+      FLINT_PORT: String(port),
+      FLINT_HOST: "127.0.0.1",
+      FLINT_FUNCTION: "bench",
+    },
+    stdio: ["ignore", log, log],
+  });
+  const base = `http://127.0.0.1:${port}`;
+  await waitForOk(`${base}/_/ready`, child);
+  return { name, url: `${base}/`, processes: [child] };
+}
+
+/** Polls `url` until it answers 200, failing if the process exits or 20 s pass. */
+async function waitForOk(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${url}: the server exited with code ${child.exitCode}`);
+    try {
+      const response = await fetch(url);
+      await response.arrayBuffer();
+      if (response.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((done) => setTimeout(done, 50));
+  }
+  throw new Error(`${url} did not answer 200 within 20 s`);
+}
+
+/** A port that was free a moment ago (a child cannot be handed a listening socket portably). */
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function printTable(targets: Target[], samples: Map<string, Sample[]>): void {
+  const medians = targets.map((target) => {
+    const runs = samples.get(target.name)!;
+    return {
+      name: target.name,
+      rps: median(runs.map((s) => s.requestsPerSecond)),
+      p50: median(runs.map((s) => s.p50Ms)),
+      p99: median(runs.map((s) => s.p99Ms)),
+      errors: runs.reduce((sum, s) => sum + s.errors, 0),
+    };
+  });
+  const baseline = medians[0]!;
+  console.log("");
+  console.log("| server | req/s | × bare | p50 ms | p99 ms | errors |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const row of medians) {
+    console.log(
+      `| ${row.name} | ${Math.round(row.rps)} | ${(row.rps / baseline.rps).toFixed(2)} | ` +
+        `${row.p50} | ${row.p99} | ${row.errors} |`,
+    );
+  }
+}
