@@ -112,7 +112,15 @@ export class Gateway {
       }),
     });
 
-    this.server = createServer({ requestTimeout: 0, headersTimeout: config.headersTimeoutMs, noDelay: true });
+    this.server = createServer({
+      // Calls are bounded by the function's timeout and queue waits by FLINT_ACTIVATION_TIMEOUT;
+      // Node's own 300 s request timeout would cut off long uploads those allow.
+      requestTimeout: 0,
+      headersTimeout: config.headersTimeoutMs,
+      // Node checks header deadlines on this interval; a quarter of the deadline keeps it near exact.
+      connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(config.headersTimeoutMs / 4))),
+      noDelay: true,
+    });
     this.server.keepAliveTimeout = config.keepAliveTimeoutMs;
     this.server.on("request", this.onRequest);
     this.server.on("clientError", this.onClientError);

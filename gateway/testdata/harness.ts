@@ -61,8 +61,8 @@ export async function startReplica(
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const stderr: string[] = [];
-  child.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk.toString()));
-  const lines = createInterface({ input: child.stdout! });
+  child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk.toString()));
+  const lines = createInterface({ input: child.stdout });
   const port = await new Promise<number>((resolve, reject) => {
     let port: number | undefined;
     const fail = (why: string): void => reject(new Error(`replica ${id}: ${why}\n${stderr.join("")}`));

@@ -1,0 +1,87 @@
+import type { GatewayError } from "./errors.js";
+import {
+  ActivationQueueFullError,
+  ActivationTimeoutError,
+  BadFunctionNameError,
+  BadRequestError,
+  BodyTooLargeError,
+  CallTimeoutError,
+  ClientClosedError,
+  ConcurrencyLimitError,
+  ConflictError,
+  FunctionExistsError,
+  FunctionNotFoundError,
+  HeadersTooLargeError,
+  QueueBytesExhaustedError,
+  QueueTimeoutError,
+  ReplicaUnavailableError,
+  RequestTimeoutError,
+  RouteNotFoundError,
+  ShuttingDownError,
+  UnauthorizedError,
+  errorResponse,
+} from "./errors.js";
+
+describe("errorResponse", () => {
+  it.each<[GatewayError, number, string, string | undefined]>([
+    [new BadRequestError("bad"), 400, "BAD_REQUEST", undefined],
+    [new BadFunctionNameError("Hello"), 400, "BAD_FUNCTION_NAME", undefined],
+    [new UnauthorizedError("missing"), 401, "UNAUTHORIZED", undefined],
+    [new RouteNotFoundError("GET", "/x"), 404, "NOT_FOUND", undefined],
+    [new FunctionNotFoundError("default/x"), 404, "FUNCTION_NOT_FOUND", undefined],
+    [new RequestTimeoutError(), 408, "REQUEST_TIMEOUT", undefined],
+    [new FunctionExistsError("default/x"), 409, "FUNCTION_EXISTS", undefined],
+    [new ConflictError("stale"), 409, "CONFLICT", undefined],
+    [new BodyTooLargeError(10), 413, "BODY_TOO_LARGE", undefined],
+    [new HeadersTooLargeError(), 431, "HEADERS_TOO_LARGE", undefined],
+    [new ConcurrencyLimitError("default/x", 5, 2), 429, "CONCURRENCY_LIMIT", "2"],
+    [new ClientClosedError(), 499, "CLIENT_CLOSED", undefined],
+    [new ReplicaUnavailableError("default/x", "r1"), 502, "REPLICA_UNAVAILABLE", undefined],
+    [new ActivationQueueFullError("default/x", 5, 1), 503, "ACTIVATION_QUEUE_FULL", "1"],
+    [new QueueBytesExhaustedError(100, 3), 503, "QUEUE_BYTES_EXHAUSTED", "3"],
+    [new ActivationTimeoutError("default/x", 30_000, 1), 503, "ACTIVATION_TIMEOUT", "1"],
+    [new QueueTimeoutError("default/x", 30_000, 1), 503, "QUEUE_TIMEOUT", "1"],
+    [new ShuttingDownError(), 503, "SHUTTING_DOWN", "1"],
+    [new CallTimeoutError("default/x", 1000), 504, "CALL_TIMEOUT", undefined],
+  ])("%s → %d %s", (error, status, code, retryAfter) => {
+    const response = errorResponse(error, "call-1");
+    expect(response.status).toBe(status);
+    expect(response.code).toBe(code);
+    expect(response.headers["retry-after"]).toBe(retryAfter);
+    expect(response.headers["x-call-id"]).toBe("call-1");
+    expect(JSON.parse(response.body)).toEqual({ error: { code, message: error.message, callId: "call-1" } });
+    expect(Number(response.headers["content-length"])).toBe(Buffer.byteLength(response.body));
+  });
+
+  it("lists a rejected manifest's fields", () => {
+    const error = new BadRequestError("invalid Function manifest", [
+      { path: "spec.scale.min", message: "too big" },
+    ]);
+    expect(JSON.parse(errorResponse(error, "c").body)).toEqual({
+      error: {
+        code: "BAD_REQUEST",
+        message: "invalid Function manifest",
+        callId: "c",
+        details: [{ path: "spec.scale.min", message: "too big" }],
+      },
+    });
+  });
+
+  it("asks for a credential on 401", () => {
+    expect(errorResponse(new UnauthorizedError("wrong"), "c").headers["www-authenticate"]).toBe(
+      'Bearer realm="flint", Basic realm="flint"',
+    );
+  });
+
+  it("keeps a bug's message out of the response", () => {
+    const response = errorResponse(new TypeError("secret internals"), "c");
+    expect(response.status).toBe(500);
+    expect(response.body).not.toContain("secret internals");
+    expect(JSON.parse(response.body)).toMatchObject({ error: { code: "INTERNAL" } });
+  });
+
+  it("keeps the cause chain", () => {
+    const cause = new Error("ECONNREFUSED");
+    expect(new ReplicaUnavailableError("default/x", "r1", { cause }).cause).toBe(cause);
+  });
+});
