@@ -46,6 +46,15 @@ export class BadRequestError extends GatewayError {
   }
 }
 
+/** An HTTP/1.1 request without a Host header (RFC 9112 §3.2). */
+export class MissingHostError extends GatewayError {
+  readonly code = "BAD_REQUEST";
+  constructor() {
+    super("an HTTP/1.1 request needs a Host header");
+    this.name = "MissingHostError";
+  }
+}
+
 /** The function name in a path is not `name` or `name.namespace` with DNS-1123 labels. */
 export class BadFunctionNameError extends GatewayError {
   readonly code = "BAD_FUNCTION_NAME";

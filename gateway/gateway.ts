@@ -19,6 +19,7 @@ import {
   BadRequestError,
   FunctionNotFoundError,
   HeadersTooLargeError,
+  MissingHostError,
   RequestTimeoutError,
   ShuttingDownError,
   errorResponse,
@@ -27,7 +28,8 @@ import { createManagementApp } from "./management.js";
 import { GatewayMetrics } from "./metrics.js";
 import type { Bus, Clock, EndpointSource, FunctionEvent, FunctionStore, ScaleTarget } from "./ports.js";
 import { CALL_PREFIX } from "./route.js";
-import { CallHandler, type FunctionRoute } from "./proxy.js";
+import { readRequestHead } from "./headers.js";
+import { CallHandler, writeError, type FunctionRoute } from "./proxy.js";
 import { ConcurrencyReporter } from "./stats.js";
 
 /** What a gateway is built from; Kubernetes and `flint up` pass their own implementations. */
@@ -120,6 +122,8 @@ export class Gateway {
       // Node checks header deadlines on this interval; a quarter of the deadline keeps it near exact.
       connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(config.headersTimeoutMs / 4))),
       noDelay: true,
+      // Checked per route instead, so a request without Host gets the gateway's own error body.
+      requireHostHeader: false,
     });
     this.server.keepAliveTimeout = config.keepAliveTimeoutMs;
     this.server.on("request", this.onRequest);
@@ -217,8 +221,11 @@ export class Gateway {
 
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? "/";
-    if (url.startsWith(CALL_PREFIX)) this.calls.handle(req, res);
-    else void this.management(req, res);
+    if (url.startsWith(CALL_PREFIX)) return this.calls.handle(req, res);
+    if (req.headers.host === undefined && req.httpVersionMinor === 1) {
+      return writeError(req, res, readRequestHead(req.rawHeaders), new MissingHostError(), "none", true);
+    }
+    void this.management(req, res);
   };
 
   /** Requests Node could not parse: answer with the gateway's own error body, then close. */

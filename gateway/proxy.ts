@@ -16,6 +16,7 @@ import {
   ClientClosedError,
   FunctionNotFoundError,
   GatewayError,
+  MissingHostError,
   ReplicaUnavailableError,
   UnauthorizedError,
   errorResponse,
@@ -71,6 +72,9 @@ export class CallHandler {
     const callId = head.callId ?? randomUUID();
     const { functionText, upstreamPath } = parseCallPath(req.url ?? CALL_PREFIX);
 
+    if (head.host === undefined && req.httpVersionMinor === 1) {
+      return this.refuse(req, res, head, callId, startMs, new MissingHostError());
+    }
     const ref = parseFunctionRef(functionText, defaultNamespace);
     if (ref === undefined)
       return this.refuse(req, res, head, callId, startMs, new BadFunctionNameError(functionText));

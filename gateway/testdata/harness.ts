@@ -212,9 +212,11 @@ export function call(
   init: { method?: string; headers?: Record<string, string>; body?: string | Buffer; agent?: Agent } = {},
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
+    // The path goes out exactly as written: URL parsing would resolve %2e%2e and dot segments.
+    const { hostname, port, origin } = new URL(url);
+    const path = url.slice(origin.length) || "/";
     const req = request(
-      url,
-      { method: init.method ?? "GET", headers: init.headers, agent: init.agent },
+      { hostname, port, path, method: init.method ?? "GET", headers: init.headers, agent: init.agent },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
