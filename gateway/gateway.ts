@@ -32,6 +32,9 @@ import { readRequestHead } from "./headers.js";
 import { CallHandler, writeError, type FunctionRoute } from "./proxy.js";
 import { ConcurrencyReporter } from "./stats.js";
 
+/** Connections the kernel may hold for accept(); capped by net.core.somaxconn. */
+const LISTEN_BACKLOG = 4096;
+
 /** What a gateway is built from; Kubernetes and `flint up` pass their own implementations. */
 export interface GatewayDeps {
   readonly store: FunctionStore;
@@ -144,7 +147,8 @@ export class Gateway {
   listen(): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       this.server.once("error", reject);
-      this.server.listen(this.config.port, this.config.host, () => {
+      // A burst of new connections beyond the default backlog (511) would wait for SYN retries.
+      this.server.listen({ port: this.config.port, host: this.config.host, backlog: LISTEN_BACKLOG }, () => {
         this.server.off("error", reject);
         resolve(this.server.address() as AddressInfo);
       });
