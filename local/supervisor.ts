@@ -1,0 +1,402 @@
+// The local platform's replica supervisor: each replica is a watchdog child process on a free loopback
+// port. It starts, probes, drains, restarts and rolls replicas, and publishes them as endpoints.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { get } from "node:http";
+
+import { functionKey, watchdogEnv, type FunctionRef, type FunctionResource } from "../api/index.js";
+import { parseDurationMs } from "../api/duration.js";
+import type { Clock, Endpoint } from "../gateway/ports.js";
+
+/** Where the supervisor publishes each function's replica set (the gateway's MemoryEndpointSource). */
+export interface EndpointSink {
+  set(ref: FunctionRef, endpoints: readonly Endpoint[]): void;
+}
+
+/** Something worth telling the user about, as it happens (`flint up` prints these). */
+export type SupervisorEvent =
+  | { type: "replica-started"; function: string; replica: string; pid: number }
+  | { type: "replica-ready"; function: string; replica: string; startMs: number }
+  | { type: "replica-stopped"; function: string; replica: string }
+  | {
+      type: "replica-crashed";
+      function: string;
+      replica: string;
+      code: number | null;
+      signal: string | null;
+      restartInMs: number;
+    }
+  | { type: "rolled"; function: string; version: string };
+
+export interface SupervisorOptions {
+  /** The built watchdog entry point (dist/watchdog/main.js). */
+  watchdogMain: string;
+  clock: Clock;
+  /** Environment every replica inherits (PATH, HOME...); the function's own env comes on top. */
+  baseEnv: Record<string, string>;
+  /** How long a replica may take from spawn to ready before it is killed and counted as a crash. */
+  startTimeoutMs: number;
+  /** Pause between taking a replica out of the endpoint set and sending it SIGTERM, so no call is in the air. */
+  propagationDelayMs: number;
+  /** Extra time past the function's timeout a draining replica gets before SIGKILL. */
+  drainGraceMs: number;
+  /** Restart delay after a crash: doubles from initialMs up to maxMs, reset once a replica stays ready. */
+  restartBackoff: { initialMs: number; maxMs: number };
+  /** How often a starting replica's /_/ready is probed. */
+  probeIntervalMs: number;
+  /** Log lines kept per function. */
+  logLines: number;
+  onEvent?: (event: SupervisorEvent) => void;
+}
+
+export const DEFAULT_SUPERVISOR_OPTIONS = {
+  startTimeoutMs: 30_000,
+  propagationDelayMs: 50,
+  drainGraceMs: 5_000,
+  restartBackoff: { initialMs: 250, maxMs: 30_000 },
+  probeIntervalMs: 20,
+  logLines: 2_000,
+} as const;
+
+/** One log line of a replica, as `flint logs` shows it. */
+export interface LogEntry {
+  timeMs: number;
+  replica: string;
+  stream: "stdout" | "stderr";
+  line: string;
+}
+
+/** A replica as `flint describe` shows it. */
+export interface ReplicaStatus {
+  id: string;
+  pid: number;
+  port: number | undefined;
+  state: "spawned" | "starting" | "ready" | "draining";
+  version: string;
+  startedAtMs: number;
+}
+
+interface Replica {
+  id: string;
+  version: string;
+  child: ChildProcess;
+  pid: number;
+  port: number | undefined;
+  state: ReplicaStatus["state"];
+  startedAtMs: number;
+  cancelTimers: (() => void)[];
+}
+
+interface Runtime {
+  ref: FunctionRef;
+  key: string;
+  fn: FunctionResource;
+  dir: string;
+  version: string;
+  desired: number;
+  replicas: Map<string, Replica>;
+  logs: LogEntry[];
+  crashes: number;
+  nextStartAtMs: number;
+  retryTimer: (() => void) | undefined;
+  removed: boolean;
+}
+
+/** Runs replicas of functions as local watchdog processes. */
+export class ReplicaSupervisor {
+  private readonly runtimes = new Map<string, Runtime>();
+  private sequence = 0;
+  private closed = false;
+
+  constructor(
+    private readonly options: SupervisorOptions,
+    private readonly endpoints: EndpointSink,
+  ) {}
+
+  /**
+   * Defines `fn` (its handler paths relative to `dir`), or updates it. A changed spec rolls: replicas
+   * of the new version start, and the old ones drain once enough new ones are ready.
+   */
+  apply(fn: FunctionResource, dir: string): void {
+    const key = functionKey(fn.metadata);
+    const version = versionOf(fn, dir);
+    const runtime = this.runtimes.get(key);
+    if (runtime === undefined) {
+      const ref = { name: fn.metadata.name, namespace: fn.metadata.namespace };
+      this.runtimes.set(key, {
+        ...{ ref, key, fn, dir, version, desired: fn.spec.scale.min, replicas: new Map(), logs: [] },
+        ...{ crashes: 0, nextStartAtMs: 0, retryTimer: undefined, removed: false },
+      });
+      this.publish(this.runtimes.get(key) as Runtime);
+    } else {
+      runtime.removed = false;
+      if (runtime.version === version) return;
+      Object.assign(runtime, { fn, dir, version, crashes: 0, nextStartAtMs: 0 });
+      this.options.onEvent?.({ type: "rolled", function: key, version });
+    }
+    this.reconcile(this.runtimes.get(key) as Runtime);
+  }
+
+  /** Drains and stops every replica of `ref` and forgets it once they are gone. */
+  remove(ref: FunctionRef): void {
+    const runtime = this.runtimes.get(functionKey(ref));
+    if (runtime === undefined) return;
+    runtime.removed = true;
+    runtime.desired = 0;
+    this.reconcile(runtime);
+  }
+
+  /** Sets how many replicas of `ref` should run. Unknown functions are ignored (they may just have been deleted). */
+  setReplicas(ref: FunctionRef, replicas: number): void {
+    const runtime = this.runtimes.get(functionKey(ref));
+    if (runtime === undefined || runtime.removed || runtime.desired === replicas) return;
+    runtime.desired = replicas;
+    this.reconcile(runtime);
+  }
+
+  desiredReplicas(ref: FunctionRef): number | undefined {
+    return this.runtimes.get(functionKey(ref))?.desired;
+  }
+
+  replicas(ref: FunctionRef): ReplicaStatus[] {
+    const runtime = this.runtimes.get(functionKey(ref));
+    if (runtime === undefined) return [];
+    return [...runtime.replicas.values()].map(({ id, pid, port, state, version, startedAtMs }) => ({
+      ...{ id, pid, port, state, version, startedAtMs },
+    }));
+  }
+
+  /** The last `limit` log lines of `ref`'s replicas, oldest first. */
+  logs(ref: FunctionRef, limit = this.options.logLines): LogEntry[] {
+    return (this.runtimes.get(functionKey(ref))?.logs ?? []).slice(-limit);
+  }
+
+  /** Drains every replica (SIGTERM, SIGKILL after the grace period) and waits until all have exited. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const exits: Promise<void>[] = [];
+    for (const runtime of this.runtimes.values()) {
+      runtime.retryTimer?.();
+      for (const replica of runtime.replicas.values()) {
+        exits.push(
+          new Promise((resolve) =>
+            replica.child.exitCode !== null ? resolve() : replica.child.once("exit", () => resolve()),
+          ),
+        );
+        this.drain(runtime, replica, 0);
+      }
+    }
+    await Promise.all(exits);
+  }
+
+  // --- Reconciling ---------------------------------------------------------------------------------
+
+  private reconcile(runtime: Runtime): void {
+    if (this.closed) return;
+    const all = [...runtime.replicas.values()];
+    const current = all.filter((r) => r.version === runtime.version && r.state !== "draining");
+    const old = all.filter((r) => r.version !== runtime.version && r.state !== "draining");
+
+    if (current.length > runtime.desired) {
+      // Stop the least useful first: not yet ready, then the newest.
+      const surplus = [...current].sort((a, b) => rank(a) - rank(b) || b.startedAtMs - a.startedAtMs);
+      for (const replica of surplus.slice(0, current.length - runtime.desired)) this.drain(runtime, replica);
+    }
+    const missing = runtime.desired - Math.min(current.length, runtime.desired);
+    if (missing > 0) {
+      const waitMs = runtime.nextStartAtMs - this.options.clock.now();
+      if (waitMs > 0) {
+        runtime.retryTimer ??= this.options.clock.setTimer(() => {
+          runtime.retryTimer = undefined;
+          this.reconcile(runtime);
+        }, waitMs);
+      } else {
+        for (let i = 0; i < missing; i++) this.spawn(runtime);
+      }
+    }
+    // Old versions go once the new version can carry the load, so a rollout never leaves a gap.
+    const readyCurrent = current.filter((r) => r.state === "ready").length;
+    if (old.length > 0 && readyCurrent >= Math.min(runtime.desired, old.length)) {
+      for (const replica of old) this.drain(runtime, replica);
+    }
+    if (runtime.removed && runtime.replicas.size === 0) {
+      runtime.retryTimer?.();
+      this.runtimes.delete(runtime.key);
+    }
+  }
+
+  private spawn(runtime: Runtime): void {
+    const id = `${runtime.ref.name}-${++this.sequence}`;
+    const child = spawn(process.execPath, [this.options.watchdogMain], {
+      cwd: runtime.dir,
+      env: { ...this.options.baseEnv, ...watchdogEnv(runtime.fn), FLINT_PORT: "0", FLINT_HOST: "127.0.0.1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const replica: Replica = {
+      ...{ id, version: runtime.version, child, pid: child.pid ?? -1, port: undefined },
+      ...{ state: "spawned", startedAtMs: this.options.clock.now(), cancelTimers: [] },
+    };
+    runtime.replicas.set(id, replica);
+    this.options.onEvent?.({ type: "replica-started", function: runtime.key, replica: id, pid: replica.pid });
+
+    readLines(child.stdout, (line) => {
+      this.log(runtime, replica, "stdout", line);
+      if (replica.port === undefined && line.includes('"listening"'))
+        this.onListening(runtime, replica, line);
+    });
+    readLines(child.stderr, (line) => this.log(runtime, replica, "stderr", line));
+    child.once("error", (error) =>
+      this.log(runtime, replica, "stderr", `cannot start the watchdog: ${error.message}`),
+    );
+    child.once("exit", (code, signal) => this.onExit(runtime, replica, code, signal));
+    replica.cancelTimers.push(
+      this.options.clock.setTimer(() => {
+        if (replica.state !== "spawned" && replica.state !== "starting") return;
+        this.log(runtime, replica, "stderr", `not ready within ${this.options.startTimeoutMs}ms; killing it`);
+        replica.child.kill("SIGKILL");
+      }, this.options.startTimeoutMs),
+    );
+  }
+
+  private onListening(runtime: Runtime, replica: Replica, line: string): void {
+    let port: unknown;
+    try {
+      port = (JSON.parse(line) as { msg?: unknown; port?: unknown }).port;
+    } catch {
+      return;
+    }
+    if (typeof port !== "number" || replica.state !== "spawned") return;
+    replica.port = port;
+    replica.state = "starting";
+    this.publish(runtime);
+    this.probe(runtime, replica);
+  }
+
+  /** Polls /_/ready until it answers 200; the gateway probes starting replicas too, so this only sets the state. */
+  private probe(runtime: Runtime, replica: Replica): void {
+    if (replica.state !== "starting") return;
+    const request = get(
+      { host: "127.0.0.1", port: replica.port, path: "/_/ready", timeout: 1000, agent: false },
+      (res) => {
+        res.resume();
+        if (res.statusCode === 200 && replica.state === "starting") {
+          replica.state = "ready";
+          const startMs = Math.round(this.options.clock.now() - replica.startedAtMs);
+          this.options.onEvent?.({
+            type: "replica-ready",
+            function: runtime.key,
+            replica: replica.id,
+            startMs,
+          });
+          this.publish(runtime);
+          this.reconcile(runtime);
+        } else {
+          this.retryProbe(runtime, replica);
+        }
+      },
+    );
+    request.once("error", () => this.retryProbe(runtime, replica));
+    request.once("timeout", () => request.destroy());
+  }
+
+  private retryProbe(runtime: Runtime, replica: Replica): void {
+    replica.cancelTimers.push(
+      this.options.clock.setTimer(() => this.probe(runtime, replica), this.options.probeIntervalMs),
+    );
+  }
+
+  /** Takes `replica` out of the endpoint set, then SIGTERM (the watchdog finishes its calls), then SIGKILL. */
+  private drain(runtime: Runtime, replica: Replica, delayMs = this.options.propagationDelayMs): void {
+    if (replica.state === "draining") return;
+    const wasServing = replica.state === "ready";
+    replica.state = "draining";
+    this.publish(runtime);
+    const graceMs = parseDurationMs(runtime.fn.spec.timeout) + this.options.drainGraceMs;
+    const terminate = (): void => {
+      if (replica.child.exitCode !== null || replica.child.signalCode !== null) return;
+      // A replica that never served has no calls to finish.
+      replica.child.kill(wasServing ? "SIGTERM" : "SIGKILL");
+      replica.cancelTimers.push(this.options.clock.setTimer(() => replica.child.kill("SIGKILL"), graceMs));
+    };
+    if (delayMs === 0) terminate();
+    else replica.cancelTimers.push(this.options.clock.setTimer(terminate, delayMs));
+  }
+
+  private onExit(
+    runtime: Runtime,
+    replica: Replica,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+  ): void {
+    for (const cancel of replica.cancelTimers) cancel();
+    runtime.replicas.delete(replica.id);
+    const expected = replica.state === "draining";
+    if (expected) {
+      this.options.onEvent?.({ type: "replica-stopped", function: runtime.key, replica: replica.id });
+    } else {
+      // Back off on repeated crashes; a replica that was ready for a while resets the count.
+      const stableMs = this.options.clock.now() - replica.startedAtMs;
+      if (replica.state === "ready" && stableMs > this.options.restartBackoff.maxMs) runtime.crashes = 0;
+      const { initialMs, maxMs } = this.options.restartBackoff;
+      const restartInMs = Math.min(maxMs, initialMs * 2 ** runtime.crashes);
+      runtime.crashes++;
+      runtime.nextStartAtMs = this.options.clock.now() + restartInMs;
+      this.log(
+        runtime,
+        replica,
+        "stderr",
+        `exited unexpectedly (code ${code}, signal ${signal}); restarting in ${restartInMs}ms`,
+      );
+      this.options.onEvent?.({
+        type: "replica-crashed",
+        function: runtime.key,
+        replica: replica.id,
+        code,
+        signal,
+        restartInMs,
+      });
+    }
+    this.publish(runtime);
+    this.reconcile(runtime);
+  }
+
+  private publish(runtime: Runtime): void {
+    const endpoints: Endpoint[] = [];
+    for (const replica of runtime.replicas.values()) {
+      if (replica.port === undefined || replica.state === "spawned") continue;
+      endpoints.push({ id: replica.id, host: "127.0.0.1", port: replica.port, state: replica.state });
+    }
+    this.endpoints.set(runtime.ref, endpoints);
+  }
+
+  private log(runtime: Runtime, replica: Replica, stream: LogEntry["stream"], line: string): void {
+    runtime.logs.push({ timeMs: this.options.clock.now(), replica: replica.id, stream, line });
+    if (runtime.logs.length > this.options.logLines * 1.25)
+      runtime.logs.splice(0, runtime.logs.length - this.options.logLines);
+  }
+}
+
+function rank(replica: Replica): number {
+  return replica.state === "ready" ? 1 : 0;
+}
+
+/** A short hash of everything that changes how a replica runs; a new value means a rollout. */
+function versionOf(fn: FunctionResource, dir: string): string {
+  const runs = { dir, env: watchdogEnv(fn) };
+  return createHash("sha256").update(JSON.stringify(runs)).digest("hex").slice(0, 10);
+}
+
+function readLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let partial = "";
+  stream.setEncoding("utf8");
+  stream.on("data", (text: string) => {
+    const lines = (partial + text).split("\n");
+    partial = lines.pop() ?? "";
+    // A line longer than 64 KiB is cut rather than held.
+    if (partial.length > 65_536) {
+      lines.push(partial);
+      partial = "";
+    }
+    for (const line of lines) if (line !== "") onLine(line);
+  });
+}
