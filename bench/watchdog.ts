@@ -1,7 +1,7 @@
 // Benchmark: a trivial handler behind the watchdog (module and http modes) against a bare node:http server.
 import autocannon from "autocannon";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -44,7 +44,12 @@ interface Sample {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /** CPU time (user + system) the target's processes spent per request, in microseconds. */
+  cpuMicrosPerRequest: number;
 }
+
+/** Linux clock ticks per second for /proc/<pid>/stat times (USER_HZ, 100 on every mainstream kernel). */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 export async function run(args: string[]): Promise<void> {
   const options = parseArgs(args);
@@ -73,16 +78,17 @@ export async function run(args: string[]): Promise<void> {
       `watchdog benchmark: ${options.connections} connections, pipelining 1, ${options.durationSeconds} s per run, ` +
         `${options.rounds} rounds interleaved (medians), node ${process.version}, logs at info to a file`,
     );
-    for (const target of targets) await measure(target.url, 2, options.connections); // warm-up, discarded
+    for (const target of targets) await measure(target, 2, options.connections); // warm-up, discarded
 
     const samples = new Map<string, Sample[]>(targets.map((target) => [target.name, []]));
     for (let round = 1; round <= options.rounds; round++) {
       for (const target of targets) {
-        const sample = await measure(target.url, options.durationSeconds, options.connections);
+        const sample = await measure(target, options.durationSeconds, options.connections);
         samples.get(target.name)!.push(sample);
         console.log(
           `  round ${round} ${target.name}: ${Math.round(sample.requestsPerSecond)} req/s, ` +
-            `p50 ${sample.p50Ms} ms, p99 ${sample.p99Ms} ms, errors ${sample.errors}`,
+            `p50 ${sample.p50Ms} ms, p99 ${sample.p99Ms} ms, ${Math.round(sample.cpuMicrosPerRequest)} CPU µs/req, ` +
+            `errors ${sample.errors}`,
         );
       }
     }
@@ -106,14 +112,44 @@ function parseArgs(args: string[]): Options {
   return options;
 }
 
-async function measure(url: string, durationSeconds: number, connections: number): Promise<Sample> {
-  const result = await autocannon({ url, connections, pipelining: 1, duration: durationSeconds });
+async function measure(target: Target, durationSeconds: number, connections: number): Promise<Sample> {
+  const pids = target.processes.flatMap((child) => processTree(child.pid!));
+  const cpuBefore = cpuTicks(pids);
+  const result = await autocannon({ url: target.url, connections, pipelining: 1, duration: durationSeconds });
+  const cpuSeconds = (cpuTicks(pids) - cpuBefore) / CLOCK_TICKS_PER_SECOND;
   return {
     requestsPerSecond: result.requests.average,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
+    cpuMicrosPerRequest: (cpuSeconds * 1e6) / Math.max(1, result.requests.total),
   };
+}
+
+/** `pid` and all its descendants (the http-mode upstream is the watchdog's child). */
+function processTree(pid: number): number[] {
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
+      .split(" ")
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    // Gone, or not Linux: no descendants to add.
+  }
+  return [pid, ...children.flatMap(processTree)];
+}
+
+/** utime + stime of the processes, in clock ticks: CPU used, unlike throughput, is not skewed by a busy neighbour. */
+function cpuTicks(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // Fields 14 and 15 of stat(5); the slice starts at field 3.
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks;
 }
 
 async function startBare(dir: string): Promise<Target> {
@@ -190,16 +226,21 @@ function printTable(targets: Target[], samples: Map<string, Sample[]>): void {
       p50: median(runs.map((s) => s.p50Ms)),
       p99: median(runs.map((s) => s.p99Ms)),
       errors: runs.reduce((sum, s) => sum + s.errors, 0),
+      cpu: median(runs.map((s) => s.cpuMicrosPerRequest)),
     };
   });
   const baseline = medians[0]!;
   console.log("");
-  console.log("| server | req/s | × bare | p50 ms | p99 ms | errors |");
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+  console.log("| server | req/s | × bare | p50 ms | p99 ms | CPU µs/req | bare ÷ CPU | errors |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const row of medians) {
     console.log(
       `| ${row.name} | ${Math.round(row.rps)} | ${(row.rps / baseline.rps).toFixed(2)} | ` +
-        `${row.p50} | ${row.p99} | ${row.errors} |`,
+        `${row.p50} | ${row.p99} | ${Math.round(row.cpu)} | ${(baseline.cpu / row.cpu).toFixed(2)} | ${row.errors} |`,
     );
   }
+  console.log(
+    "\nreq/s and latency are medians over the rounds; CPU µs/req is the server-side processes' user+system time " +
+      "per request (all of them: the http mode row includes its upstream), which a busy neighbour skews far less.",
+  );
 }

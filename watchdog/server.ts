@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 import { BodyLimit } from "./body.js";
+import { CallLog } from "./call-log.js";
 import {
   BodyTooLargeError,
   CallTimeoutError,
@@ -43,12 +44,14 @@ const CALL_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Serves calls through a Mode and answers everything the Mode should not have to think about. */
 export class WatchdogServer {
   readonly http: Server;
+  private readonly callLog: CallLog;
   private inFlight = 0;
   private draining = false;
   /** Resolved when a drain is waiting and the last call finishes. */
   private onIdle: (() => void) | undefined;
 
   constructor(private readonly options: WatchdogServerOptions) {
+    this.callLog = new CallLog(options.logger);
     this.http = createServer(this.onRequest);
     // The call timeout bounds every call, body upload included; Node's own 300 s request timeout
     // would cut off a long upload that our limits allow.
@@ -98,6 +101,7 @@ export class WatchdogServer {
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeAllConnections();
     await closed;
+    this.callLog.flush();
   }
 
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
@@ -174,16 +178,14 @@ export class WatchdogServer {
     const url = req.url ?? "/";
     const query = url.indexOf("?");
     // The query string is left out of logs: it often carries tokens.
-    const line = {
-      callId: id,
-      method: req.method,
-      path: query === -1 ? url : url.slice(0, query),
-      status,
-      durationMs: Math.round(durationMs * 1000) / 1000,
-    };
-    if (error === undefined) this.options.logger.info(line, "call");
-    else if (status >= 500 && status !== 503)
-      this.options.logger.error({ ...line, err: error }, "call failed");
+    const path = query === -1 ? url : url.slice(0, query);
+    const roundedMs = Math.round(durationMs * 1000) / 1000;
+    if (error === undefined) {
+      this.callLog.write(id, req.method ?? "GET", path, status, roundedMs);
+      return;
+    }
+    const line = { callId: id, method: req.method, path, status, durationMs: roundedMs };
+    if (status >= 500 && status !== 503) this.options.logger.error({ ...line, err: error }, "call failed");
     else this.options.logger.info({ ...line, code: codeOf(error) }, "call refused");
   }
 
