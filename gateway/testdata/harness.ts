@@ -22,6 +22,12 @@ export const WATCHDOG_MAIN = join(root, "dist", "watchdog", "main.js");
 export const HANDLER = join(here, "handler.mjs");
 export const TOKEN = "test-token-0123456789";
 
+/** Every replica process still running: killed when the test process exits, however a test ended. */
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
 /** A watchdog child process serving testdata/handler.mjs on a free loopback port. */
 export interface ReplicaProcess {
   readonly id: string;
@@ -59,7 +65,13 @@ export async function startReplica(
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  running.add(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
   const stderr: string[] = [];
   child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk.toString()));
   const lines = createInterface({ input: child.stdout });
