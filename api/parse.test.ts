@@ -98,6 +98,13 @@ async: { maxRetries: 5, backoff: { initial: 500ms, max: 2m }, deadLetter: false 
     expect(results.map((r) => r.ok)).toEqual([true, false]);
   });
 
+  it("skips documents of other kinds when asked to", () => {
+    const deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: x }\n";
+    const file = `${deployment}---\n${base(MODULE)}`;
+    expect(parseManifests(file, { onlyFunctions: true }).map((r) => r.ok)).toEqual([true]);
+    expect(parseManifests(file).map((r) => r.ok)).toEqual([false, true]);
+  });
+
   it("does not change the value it was given", () => {
     const value = {
       apiVersion: "flint.dev/v1alpha1",

@@ -44,6 +44,11 @@ export class ManifestInvalidError extends Error {
 export interface ParseOptions {
   /** Namespace for manifests that do not name one. Default "default". */
   defaultNamespace?: string;
+  /**
+   * Skip documents of another kind (a Deployment beside the Functions in a folder) instead of
+   * reporting them. Default false.
+   */
+  onlyFunctions?: boolean;
 }
 
 /** The outcome for one document of a (possibly multi-document) manifest. */
@@ -69,9 +74,12 @@ export function parseManifests(input: string | Uint8Array, options: ParseOptions
       continue;
     }
     if (value === null || value === undefined) continue;
+    if (options.onlyFunctions === true && !isFunctionDocument(value)) continue;
     results.push(validateFunction(value, options));
   }
-  if (results.length === 0) return [{ ok: false, errors: [{ path: "", message: "manifest is empty" }] }];
+  if (results.length === 0 && options.onlyFunctions !== true) {
+    return [{ ok: false, errors: [{ path: "", message: "manifest is empty" }] }];
+  }
   return results;
 }
 
@@ -186,6 +194,13 @@ function checkDepth(value: unknown): FieldError | undefined {
     for (const child of Object.values(node)) stack.push([child, depth + 1]);
   }
   return undefined;
+}
+
+function isFunctionDocument(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return true;
+  const { apiVersion, kind } = value as { apiVersion?: unknown; kind?: unknown };
+  const group = typeof apiVersion === "string" ? apiVersion.split("/")[0] : undefined;
+  return kind === FUNCTION_API.kind && (group === undefined || group === FUNCTION_API.group);
 }
 
 function checkTypeMeta(object: Record<string, unknown>): FieldError[] {
