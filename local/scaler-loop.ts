@@ -158,7 +158,7 @@ export class ScalerLoop {
     if (desired === tracked.desired) return;
     const from = tracked.desired;
     tracked.desired = desired;
-    this.target.setReplicas(tracked.ref, desired);
     this.options.onScale?.({ function: functionKey(tracked.ref), from, to: desired, reason });
+    this.target.setReplicas(tracked.ref, desired);
   }
 }

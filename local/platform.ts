@@ -1,0 +1,179 @@
+// The embedded platform behind `flint up`: gateway, autoscaler loop and replica supervisor in one
+// process, wired through the in-memory bus, endpoint source and function store.
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import type { AddressInfo } from "node:net";
+import { pino, type Logger } from "pino";
+
+import { functionKey } from "../api/index.js";
+import { policyByName } from "../autoscaler/index.js";
+import { systemClock } from "../gateway/clock.js";
+import { loadConfig } from "../gateway/config.js";
+import { MemoryFunctionStore } from "../gateway/function-store.js";
+import { createGateway, type Gateway } from "../gateway/gateway.js";
+import { MemoryBus, MemoryEndpointSource } from "../gateway/memory.js";
+import type { Clock, FunctionStore } from "../gateway/ports.js";
+import { ManifestFolder, type ManifestEvent } from "./manifests.js";
+import { ScalerLoop, type ScaleEvent } from "./scaler-loop.js";
+import { DEFAULT_SUPERVISOR_OPTIONS, ReplicaSupervisor, type SupervisorEvent } from "./supervisor.js";
+
+/** Everything `flint up` reports as it happens. */
+export type PlatformEvent = SupervisorEvent | ManifestEvent | ({ type: "scaled" } & ScaleEvent);
+
+export interface LocalPlatformOptions {
+  /** The folder of Function manifests. */
+  dir: string;
+  /** The environment: FLINT_* gateway settings, and what replicas inherit (PATH, HOME...). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** Overrides FLINT_GATEWAY_PORT; 0 picks a free port. */
+  port?: number;
+  /** Overrides FLINT_GATEWAY_HOST. */
+  host?: string;
+  /** How often the folder is re-read for changes, ms. Default 1000. */
+  rescanMs?: number;
+  /** The scaling policy's name (see autoscaler/policies.ts). Default "flint". */
+  policy?: string;
+  clock?: Clock;
+  logger?: Logger;
+  onEvent?: (event: PlatformEvent) => void;
+}
+
+export interface LocalPlatform {
+  /** The gateway's base URL, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+  /** The management API's bearer token (generated unless FLINT_AUTH_TOKEN is set); undefined with FLINT_AUTH=none. */
+  readonly token: string | undefined;
+  readonly gateway: Gateway;
+  readonly store: FunctionStore;
+  readonly supervisor: ReplicaSupervisor;
+  readonly loop: ScalerLoop;
+  readonly folder: ManifestFolder;
+  /** Re-reads the folder now (also done every `rescanMs`). */
+  rescan(): Promise<void>;
+  /** Stops taking calls, drains them, stops every replica. */
+  close(): Promise<void>;
+}
+
+const WATCHDOG_MAIN = fileURLToPath(new URL("../watchdog/main.js", import.meta.url));
+
+/** Environment a replica inherits from `flint up`: enough to find programs, nothing of Flint's own. */
+function replicaBaseEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const base: Record<string, string> = {};
+  for (const name of ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "NODE_OPTIONS"]) {
+    const value = env[name];
+    if (value !== undefined) base[name] = value;
+  }
+  return base;
+}
+
+export async function startLocalPlatform(options: LocalPlatformOptions): Promise<LocalPlatform> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? pino({ level: "silent" });
+  const emit = options.onEvent ?? (() => undefined);
+
+  // A local gateway still wants a credential for /system/*: generate one unless the user chose.
+  const env = { ...options.env };
+  if (
+    env["FLINT_AUTH"] !== "none" &&
+    env["FLINT_AUTH_TOKEN"] === undefined &&
+    env["FLINT_AUTH_USER"] === undefined
+  ) {
+    env["FLINT_AUTH_TOKEN"] = randomBytes(18).toString("base64url");
+  }
+  if (options.port !== undefined) env["FLINT_GATEWAY_PORT"] = String(options.port);
+  if (options.host !== undefined) env["FLINT_GATEWAY_HOST"] = options.host;
+  env["FLINT_GATEWAY_ID"] ??= "local";
+  const config = loadConfig(env);
+
+  const store = new MemoryFunctionStore();
+  const endpoints = new MemoryEndpointSource();
+  const bus = new MemoryBus();
+  const supervisor = new ReplicaSupervisor(
+    {
+      ...DEFAULT_SUPERVISOR_OPTIONS,
+      watchdogMain: WATCHDOG_MAIN,
+      clock,
+      baseEnv: replicaBaseEnv(options.env),
+      onEvent: emit,
+    },
+    endpoints,
+  );
+  const loop = new ScalerLoop(
+    policyByName(options.policy ?? "flint"),
+    {
+      counts: (ref) => {
+        const replicas = supervisor.replicas(ref).filter((r) => r.state !== "draining");
+        const ready = replicas.filter((r) => r.state === "ready").length;
+        return { ready, starting: replicas.length - ready };
+      },
+      setReplicas: (ref, replicas) => supervisor.setReplicas(ref, replicas),
+    },
+    { clock, tickMs: 1000, onScale: (event) => emit({ type: "scaled", ...event }) },
+  );
+  bus.onConcurrency((sample) => loop.record(sample));
+  bus.onScaleRequest((request) => {
+    if (request.type === "activate") loop.activate(request.ref);
+    else loop.scale(request.ref, request.replicas);
+  });
+
+  const folder = new ManifestFolder(options.dir, store, emit);
+  // Functions created through the API (not from a file) run with the folder itself as their directory.
+  const unwatch = store.watch((event) => {
+    if (event.type === "put") {
+      supervisor.apply(event.function, folder.dirOf(functionKey(event.function.metadata)));
+      loop.track(event.function);
+    } else if (event.type === "delete") {
+      loop.untrack(event.ref);
+      supervisor.remove(event.ref);
+    }
+  });
+
+  await folder.sync();
+  const gateway = createGateway(
+    { store, endpoints, scaleTarget: bus, bus, clock, logger, platform: "local" },
+    config,
+  );
+  const address: AddressInfo = await gateway.listen();
+  loop.start();
+
+  let closed = false;
+  let scanning: Promise<void> = Promise.resolve();
+  const rescan = (): Promise<void> => {
+    scanning = scanning.then(() =>
+      folder.sync().catch((error: unknown) => logger.warn({ err: error }, "cannot read the manifest folder")),
+    );
+    return scanning;
+  };
+  const scheduleRescan = (): void => {
+    cancelRescan = clock.setTimer(() => {
+      if (closed) return;
+      void rescan().then(scheduleRescan);
+    }, options.rescanMs ?? 1000);
+  };
+  let cancelRescan = (): void => undefined;
+  scheduleRescan();
+
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    token: config.auth.required ? config.auth.token : undefined,
+    gateway,
+    store,
+    supervisor,
+    loop,
+    folder,
+    rescan,
+    async close() {
+      if (closed) return;
+      closed = true;
+      cancelRescan();
+      await scanning;
+      gateway.failReadiness();
+      await gateway.drain(config.shutdownTimeoutMs);
+      await gateway.close();
+      await loop.close();
+      unwatch();
+      await supervisor.close();
+    },
+  };
+}
