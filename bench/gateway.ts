@@ -208,7 +208,8 @@ async function measureLatency(
         duration: durationSeconds,
         overallRate: ratePerSecond,
       },
-      (error: unknown, finished: autocannon.Result) => (error ? fail(error) : done(finished)),
+      (error: unknown, finished: autocannon.Result) =>
+        error ? fail(error instanceof Error ? error : new Error(String(error))) : done(finished),
     );
     instance.on("response", (_client, _status, _bytes, responseTimeMs) => timesMs.push(responseTimeMs));
   });
