@@ -209,7 +209,7 @@ async function measureLatency(
         overallRate: ratePerSecond,
       },
       (error: unknown, finished: autocannon.Result) =>
-        error ? fail(error instanceof Error ? error : new Error(String(error))) : done(finished),
+        error ? fail(error instanceof Error ? error : new Error(JSON.stringify(error))) : done(finished),
     );
     instance.on("response", (_client, _status, _bytes, responseTimeMs) => timesMs.push(responseTimeMs));
   });
