@@ -13,6 +13,7 @@ import { MemoryFunctionStore } from "../gateway/function-store.js";
 import { createGateway, type Gateway } from "../gateway/gateway.js";
 import { MemoryBus, MemoryEndpointSource } from "../gateway/memory.js";
 import type { Clock, FunctionStore } from "../gateway/ports.js";
+import { LiveStatusStore } from "./live-status.js";
 import { ManifestFolder, type ManifestEvent } from "./manifests.js";
 import { ScalerLoop, type ScaleEvent } from "./scaler-loop.js";
 import { DEFAULT_SUPERVISOR_OPTIONS, ReplicaSupervisor, type SupervisorEvent } from "./supervisor.js";
@@ -116,6 +117,27 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     else loop.scale(request.ref, request.replicas);
   });
 
+  let baseUrl = "";
+  const liveStore = new LiveStatusStore(store, (fn) => {
+    const ref = fn.metadata;
+    const replicas = supervisor.replicas(ref).filter((r) => r.state !== "draining");
+    const readyReplicas = replicas.filter((r) => r.state === "ready").length;
+    const { crashes, lastExit } = supervisor.health(ref);
+    const crashing = crashes > 0 && readyReplicas === 0 && (supervisor.desiredReplicas(ref) ?? 0) > 0;
+    const callName = ref.namespace === config.defaultNamespace ? ref.name : `${ref.name}.${ref.namespace}`;
+    return {
+      observedGeneration: fn.metadata.generation,
+      replicas: replicas.length,
+      readyReplicas,
+      url: `${baseUrl}/function/${callName}`,
+      conditions: [
+        crashing
+          ? { type: "Ready", status: "False", reason: "ReplicaCrashing", message: lastExit }
+          : { type: "Ready", status: "True", reason: replicas.length === 0 ? "ScaledToZero" : "Ready" },
+      ],
+    };
+  });
+
   const folder = new ManifestFolder(options.dir, store, emit);
   // Functions created through the API (not from a file) run with the folder itself as their directory.
   const unwatch = store.watch((event) => {
@@ -130,7 +152,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
 
   await folder.sync();
   const gateway = createGateway(
-    { store, endpoints, scaleTarget: bus, bus, clock, logger, platform: "local" },
+    { store: liveStore, endpoints, scaleTarget: bus, bus, clock, logger, platform: "local" },
     config,
   );
   const address: AddressInfo = await gateway.listen();
@@ -154,11 +176,12 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   scheduleRescan();
 
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  baseUrl = `http://${host}:${address.port}`;
   return {
-    url: `http://${host}:${address.port}`,
+    url: baseUrl,
     token: config.auth.required ? config.auth.token : undefined,
     gateway,
-    store,
+    store: liveStore,
     supervisor,
     loop,
     folder,

@@ -100,6 +100,7 @@ interface Runtime {
   nextStartAtMs: number;
   retryTimer: (() => void) | undefined;
   removed: boolean;
+  lastExit: string | undefined;
 }
 
 /** Runs replicas of functions as local watchdog processes. */
@@ -125,7 +126,7 @@ export class ReplicaSupervisor {
       const ref = { name: fn.metadata.name, namespace: fn.metadata.namespace };
       this.runtimes.set(key, {
         ...{ ref, key, fn, dir, version, desired: fn.spec.scale.min, replicas: new Map(), logs: [] },
-        ...{ crashes: 0, nextStartAtMs: 0, retryTimer: undefined, removed: false },
+        ...{ crashes: 0, nextStartAtMs: 0, retryTimer: undefined, removed: false, lastExit: undefined },
       });
       this.publish(this.runtimes.get(key) as Runtime);
     } else {
@@ -152,6 +153,12 @@ export class ReplicaSupervisor {
     if (runtime === undefined || runtime.removed || runtime.desired === replicas) return;
     runtime.desired = replicas;
     this.reconcile(runtime);
+  }
+
+  /** Crashes since the last stable replica, and the last unexpected exit, for status and `flint describe`. */
+  health(ref: FunctionRef): { crashes: number; lastExit: string | undefined } {
+    const runtime = this.runtimes.get(functionKey(ref));
+    return { crashes: runtime?.crashes ?? 0, lastExit: runtime?.lastExit };
   }
 
   desiredReplicas(ref: FunctionRef): number | undefined {
@@ -341,6 +348,7 @@ export class ReplicaSupervisor {
       const restartInMs = Math.min(maxMs, initialMs * 2 ** runtime.crashes);
       runtime.crashes++;
       runtime.nextStartAtMs = this.options.clock.now() + restartInMs;
+      runtime.lastExit = `replica ${replica.id} exited (code ${code}, signal ${signal}); see flint logs`;
       this.log(
         runtime,
         replica,
