@@ -19,6 +19,27 @@ createServer((req, res) => {
 }).listen(Number(process.env.PORT), "127.0.0.1");
 `;
 
+/**
+ * Reference only: the least a node:http proxy does (keep-alive agent, pipe both ways, no limits, logs
+ * or metrics), to show how much of http mode's cost is Node's HTTP client rather than the watchdog.
+ */
+const MINIMAL_PROXY = `
+import { Agent, createServer, request } from "node:http";
+const agent = new Agent({ keepAlive: true, maxFreeSockets: 256 });
+const upstreamPort = Number(process.env.UPSTREAM_PORT);
+createServer((req, res) => {
+  const upstream = request(
+    { agent, host: "127.0.0.1", port: upstreamPort, method: req.method, path: req.url, headers: req.headers },
+    (upstreamRes) => {
+      res.writeHead(upstreamRes.statusCode, upstreamRes.headers);
+      upstreamRes.pipe(res);
+    },
+  );
+  upstream.on("error", () => res.writeHead(502).end());
+  req.pipe(upstream);
+}).listen(Number(process.env.PORT), "127.0.0.1");
+`;
+
 /** The same answer as a fetch-style module handler. */
 const HELLO_MODULE = `
 export default function hello() {
@@ -58,6 +79,7 @@ export async function run(args: string[]): Promise<void> {
   try {
     writeFileSync(join(dir, "bare.mjs"), BARE_SERVER);
     writeFileSync(join(dir, "hello.mjs"), HELLO_MODULE);
+    writeFileSync(join(dir, "proxy.mjs"), MINIMAL_PROXY);
     targets.push(await startBare(dir));
     targets.push(
       await startWatchdog(dir, "watchdog, module mode", {
@@ -73,6 +95,7 @@ export async function run(args: string[]): Promise<void> {
         FLINT_UPSTREAM_PORT: String(upstreamPort),
       }),
     );
+    targets.push(await startMinimalProxy(dir));
 
     console.log(
       `watchdog benchmark: ${options.connections} connections, pipelining 1, ${options.durationSeconds} s per run, ` +
@@ -161,6 +184,18 @@ async function startBare(dir: string): Promise<Target> {
   const url = `http://127.0.0.1:${port}/`;
   await waitForOk(url, child);
   return { name: "bare node:http", url, processes: [child] };
+}
+
+async function startMinimalProxy(dir: string): Promise<Target> {
+  const upstream = await startBare(dir);
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(dir, "proxy.mjs")], {
+    env: { ...process.env, PORT: String(port), UPSTREAM_PORT: new URL(upstream.url).port },
+    stdio: "ignore",
+  });
+  const url = `http://127.0.0.1:${port}/`;
+  await waitForOk(url, child);
+  return { name: "reference: minimal node:http proxy", url, processes: [child, ...upstream.processes] };
 }
 
 async function startWatchdog(dir: string, name: string, env: Record<string, string>): Promise<Target> {

@@ -72,6 +72,14 @@ describe("module mode, fetch handler", () => {
     expect(cookies.body).toBe("cookies");
   });
 
+  it("honours a Response subclass's overrides", async () => {
+    expect(await call(`${watchdog.url}/subclass`)).toMatchObject({
+      status: 200,
+      body: "sub",
+      headers: { "x-tagged": "yes" },
+    });
+  });
+
   it("keeps instanceof Request and Response true for light and real objects", async () => {
     const reply = await call(`${watchdog.url}/types`);
     expect(JSON.parse(reply.body)).toEqual({

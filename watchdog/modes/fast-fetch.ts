@@ -182,8 +182,10 @@ export interface FastResponseParts {
 
 /** The parts of `response` if it is a FastResponse still on the fast path, else undefined. */
 export function fastResponseParts(response: unknown): FastResponseParts | undefined {
-  // Not instanceof: FastResponse[Symbol.hasInstance] also accepts real Responses. The own field is the brand.
-  if (typeof response !== "object" || response === null || !Object.hasOwn(response, kReal)) return undefined;
+  // Not instanceof: FastResponse[Symbol.hasInstance] also accepts real Responses. The exact prototype
+  // also leaves out user subclasses, whose overrides (say, of `headers`) the fast path would skip.
+  if (typeof response !== "object" || response === null) return undefined;
+  if (Object.getPrototypeOf(response) !== FastResponse.prototype) return undefined;
   if ((response as FastResponse)[kReal] !== undefined) return undefined;
   const body = (response as FastResponse)[kBody] as string | Uint8Array | null | undefined;
   const init = (response as FastResponse)[kInit];

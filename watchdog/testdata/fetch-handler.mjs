@@ -73,6 +73,16 @@ export default async function handler(request, context) {
         jsonIsResponse: Response.json({}) instanceof Response,
         signalIsSignal: request.signal instanceof AbortSignal,
       });
+    case "/subclass": {
+      class Tagged extends Response {
+        get headers() {
+          const headers = super.headers;
+          headers.set("x-tagged", "yes");
+          return headers;
+        }
+      }
+      return new Tagged("sub");
+    }
     case "/unhandled":
       void Promise.reject(new Error("nobody listens"));
       return new Response("ok");
