@@ -17,16 +17,28 @@ interface ResponseLike {
  * go; any other Response is streamed with backpressure, and one whose body arrives in a single chunk
  * still gets a Content-Length.
  */
-export async function writeResponse(response: unknown, call: Call): Promise<void> {
-  const { res } = call;
+export function writeResponse(response: unknown, call: Call): Promise<void> {
   const fast = fastResponseParts(response);
-  if (fast !== undefined) {
+  if (fast === undefined) return streamResponse(response, call);
+  try {
     fast.headers.push("x-call-id", call.id);
-    if (fast.statusText === undefined) res.writeHead(fast.status, fast.headers);
-    else res.writeHead(fast.status, fast.statusText, fast.headers);
-    res.end(fast.body);
-    return;
+    if (fast.statusText === undefined) call.res.writeHead(fast.status, fast.headers);
+    else call.res.writeHead(fast.status, fast.statusText, fast.headers);
+    call.res.end(fast.body);
+    return WRITTEN;
+  } catch (error) {
+    // An invalid header name or value from the handler.
+    return Promise.reject(
+      new InvalidResultError(`the fetch handler returned an invalid response: ${String(error)}`),
+    );
   }
+}
+
+/** The result of every synchronous write: one settled promise, shared. */
+const WRITTEN = Promise.resolve();
+
+async function streamResponse(response: unknown, call: Call): Promise<void> {
+  const { res } = call;
   if (!isResponseLike(response)) {
     throw new InvalidResultError(`the fetch handler returned ${describe(response)}, not a Response`);
   }
