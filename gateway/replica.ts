@@ -28,7 +28,14 @@ export class Replica {
     this.reported = state;
     // LIFO reuse keeps the busiest sockets warm and lets the rest reach the server's idle timeout;
     // Node honours the replica's `Keep-Alive: timeout` hint, so it never reuses a socket being closed.
-    this.agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: "lifo" });
+    // noDelay: a call is one write each way; waiting for Nagle's ACK would only add latency.
+    this.agent = new Agent({
+      keepAlive: true,
+      maxSockets,
+      maxFreeSockets: maxSockets,
+      scheduling: "lifo",
+      noDelay: true,
+    });
   }
 
   /** Sets the connection bound (the function's concurrency limit, or the gateway's default). */
