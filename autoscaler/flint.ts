@@ -133,7 +133,8 @@ function decideFlint(
     windowAverage(window, o.reactionWindowSeconds),
     windowAverage(window, o.stableWindowSeconds),
   );
-  let load = Math.ceil(level / spec.target);
+  // A poke reports requests waiting now: size for them at once rather than average them with idle seconds.
+  let load = Math.ceil((observed.activation ? Math.max(level, demand) : level) / spec.target);
   let desired: number;
   if (active) {
     desired = Math.max(load, 1);
@@ -210,11 +211,21 @@ function restoreFlintState(value: unknown, o: FlintOptions): FlintState {
   }
   return {
     policy: "flint",
-    window,
+    window: {
+      lastSecond: window.lastSecond,
+      firstSecond: window.firstSecond,
+      samples: window.samples.slice(),
+    },
     lastConcurrency: fields.amount("lastConcurrency"),
     lastReady: fields.count("lastReady"),
     lastActiveMs: fields.nullableTime("lastActiveMs"),
-    idle,
+    idle: {
+      bins: idle.bins.slice(),
+      outOfRange: idle.outOfRange,
+      learnedHits: idle.learnedHits,
+      learnedIdleMs: idle.learnedIdleMs,
+      firstBin: idle.firstBin,
+    },
     // Derived data is recomputed rather than trusted: options may have changed since it was stored.
     keepAlive: keepAliveWindow(idle, o.keepAlive),
     noScaleDownUntilMs: fields.time("noScaleDownUntilMs"),

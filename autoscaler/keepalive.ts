@@ -165,8 +165,8 @@ export function learnedWindow(
   const tail = percentileBin(histogram.bins, inRange, options.tailPercentile);
   return {
     source: "histogram",
-    prewarmMs: Math.floor(head * options.binMs * (1 - options.prewarmMargin)),
-    keepAliveMs: Math.ceil((tail + 1) * options.binMs * (1 + options.keepAliveMargin)),
+    prewarmMs: Math.round(head * options.binMs * (1 - options.prewarmMargin)),
+    keepAliveMs: Math.round((tail + 1) * options.binMs * (1 + options.keepAliveMargin)),
   };
 }
 

@@ -60,17 +60,7 @@ export function kpaPolicy(options: Partial<KpaOptions> = {}): ScalingPolicy<KpaS
   const stableMs = o.stableWindowSeconds * 1000;
   return {
     name: "kpa",
-    initialState: () => ({
-      policy: "kpa",
-      window: emptyWindow(o.stableWindowSeconds),
-      desired: 0,
-      lastDecisionMs: null,
-      panicSinceMs: null,
-      panicDesired: 0,
-      zeroSinceMs: null,
-      noScaleDownUntilMs: 0,
-      lastObservedMs: null,
-    }),
+    initialState: () => kpaState(emptyWindow(o.stableWindowSeconds), 0, null, null, 0, null, 0, null),
     decide: (spec, observed, state, nowMs) => decideKpa(o, stableMs, spec, observed, state, nowMs),
     restoreState: (value) => restoreKpaState(value, o.stableWindowSeconds),
   };
@@ -96,9 +86,20 @@ function decideKpa(
   const current = observed.readyReplicas + observed.startingReplicas;
   // Scale from zero does not wait for the decision tick: the activator's stat makes Knative tick at once.
   const fromZero = current === 0 && (observed.concurrency > 0 || observed.activation);
-  const base = { ...state, window, noScaleDownUntilMs, lastObservedMs: nowMs };
   if (!fromZero && state.lastDecisionMs !== null && nowMs - state.lastDecisionMs < o.tickMs) {
-    return { desired: clampToSpec(state.desired, spec), next: base };
+    return {
+      desired: clampToSpec(state.desired, spec),
+      next: kpaState(
+        window,
+        state.desired,
+        state.lastDecisionMs,
+        state.panicSinceMs,
+        state.panicDesired,
+        state.zeroSinceMs,
+        noScaleDownUntilMs,
+        nowMs,
+      ),
+    };
   }
 
   const target = kpaTarget(spec, o.targetUtilisation);
@@ -135,7 +136,40 @@ function decideKpa(
   if (nowMs < noScaleDownUntilMs) desired = Math.min(spec.max, Math.max(desired, current));
   return {
     desired,
-    next: { ...base, desired, lastDecisionMs: nowMs, panicSinceMs, panicDesired, zeroSinceMs },
+    next: kpaState(
+      window,
+      desired,
+      nowMs,
+      panicSinceMs,
+      panicDesired,
+      zeroSinceMs,
+      noScaleDownUntilMs,
+      nowMs,
+    ),
+  };
+}
+
+/** Every state is built here, so all have one shape (V8 keeps property access fast on a single shape). */
+function kpaState(
+  window: SecondWindow,
+  desired: number,
+  lastDecisionMs: number | null,
+  panicSinceMs: number | null,
+  panicDesired: number,
+  zeroSinceMs: number | null,
+  noScaleDownUntilMs: number,
+  lastObservedMs: number | null,
+): KpaState {
+  return {
+    policy: "kpa",
+    window,
+    desired,
+    lastDecisionMs,
+    panicSinceMs,
+    panicDesired,
+    zeroSinceMs,
+    noScaleDownUntilMs,
+    lastObservedMs,
   };
 }
 
@@ -159,15 +193,14 @@ function restoreKpaState(value: unknown, stableWindowSeconds: number): KpaState 
   if (!isWindow(window, stableWindowSeconds)) {
     throw new InvalidPolicyStateError("kpa", `window must hold ${stableWindowSeconds} samples`);
   }
-  return {
-    policy: "kpa",
-    window,
-    desired: fields.count("desired"),
-    lastDecisionMs: fields.nullableTime("lastDecisionMs"),
-    panicSinceMs: fields.nullableTime("panicSinceMs"),
-    panicDesired: fields.count("panicDesired"),
-    zeroSinceMs: fields.nullableTime("zeroSinceMs"),
-    noScaleDownUntilMs: fields.time("noScaleDownUntilMs"),
-    lastObservedMs: fields.nullableTime("lastObservedMs"),
-  };
+  return kpaState(
+    { lastSecond: window.lastSecond, firstSecond: window.firstSecond, samples: window.samples.slice() },
+    fields.count("desired"),
+    fields.nullableTime("lastDecisionMs"),
+    fields.nullableTime("panicSinceMs"),
+    fields.count("panicDesired"),
+    fields.nullableTime("zeroSinceMs"),
+    fields.time("noScaleDownUntilMs"),
+    fields.nullableTime("lastObservedMs"),
+  );
 }

@@ -35,16 +35,19 @@ function integerField(field: keyof ScaleSpec, value: unknown, least: number): nu
 
 function parseIdle(idle: unknown): number | "auto" {
   if (idle === "auto") return "auto";
-  if (typeof idle !== "string") {
-    throw new InvalidScaleSpecError(
+  const invalid = (cause?: unknown): InvalidScaleSpecError =>
+    new InvalidScaleSpecError(
       "idle",
-      `must be "auto" or a duration like 5m, was ${JSON.stringify(idle)}`,
+      `must be "auto" or a duration like 5m or 90s, was ${JSON.stringify(idle)}`,
+      {
+        cause,
+      },
     );
-  }
+  if (typeof idle !== "string") throw invalid();
   try {
     return parseDurationMs(idle);
   } catch (error) {
     if (!(error instanceof InvalidDurationError)) throw error;
-    throw new InvalidScaleSpecError("idle", `must be "auto" or ${error.message}`, { cause: error });
+    throw invalid(error);
   }
 }

@@ -40,10 +40,16 @@ export function recordSample(window: SecondWindow, second: number, value: number
     const samples = window.samples.slice();
     const index = second % length;
     samples[index] = Math.max(samples[index] ?? 0, value);
-    return { ...window, samples };
+    return { lastSecond, firstSecond: window.firstSecond, samples };
   }
-  const samples = window.samples.slice();
+  // Arrays are never changed once made, so when nothing changes (an idle function recording 0 over
+  // zeros, the common case) the new window shares the old array instead of copying it.
   const skipped = Math.min(second - lastSecond - 1, length);
+  let changes = window.samples[second % length] !== value;
+  for (let s = lastSecond + 1; s <= lastSecond + skipped && !changes; s++)
+    changes = window.samples[s % length] !== 0;
+  if (!changes) return { lastSecond: second, firstSecond: window.firstSecond, samples: window.samples };
+  const samples = window.samples.slice();
   for (let s = lastSecond + 1; s <= lastSecond + skipped; s++) samples[s % length] = 0;
   samples[second % length] = value;
   return { lastSecond: second, firstSecond: window.firstSecond, samples };
@@ -56,9 +62,15 @@ export function recordSample(window: SecondWindow, second: number, value: number
 export function windowAverage(window: SecondWindow, seconds: number): number {
   const { lastSecond, firstSecond, samples } = window;
   if (lastSecond === null || firstSecond === null) return 0;
-  const span = Math.min(seconds, samples.length, lastSecond - firstSecond + 1);
+  const length = samples.length;
+  const span = Math.min(seconds, length, lastSecond - firstSecond + 1);
+  // Walk back from the newest sample without a division per step: this runs for every function every tick.
+  let index = lastSecond % length;
   let sum = 0;
-  for (let s = lastSecond - span + 1; s <= lastSecond; s++) sum += samples[s % samples.length] ?? 0;
+  for (let k = 0; k < span; k++) {
+    sum += samples[index] ?? 0;
+    index = index === 0 ? length - 1 : index - 1;
+  }
   return sum / span;
 }
 

@@ -33,7 +33,11 @@ export function oraclePolicy(
       const last = Math.min(needs.length - 1, Math.floor((nowMs + lookaheadMs - 1) / 1000));
       let desired = 0;
       for (let second = first; second <= last; second++) desired = Math.max(desired, needs[second] ?? 0);
-      if (observed.activation) desired = Math.max(desired, 1);
+      // The plan assumed every request starts on arrival; one still waiting (behind a start-up) must
+      // keep its capacity, or the oracle would cancel the replica it started for it.
+      if (observed.activation || observed.concurrency > 0) {
+        desired = Math.max(desired, hardLimit > 0 ? Math.ceil(observed.concurrency / hardLimit) : 1);
+      }
       return { desired: Math.min(spec.max, Math.max(spec.min, desired)), next: state };
     },
     restoreState: (value) => {

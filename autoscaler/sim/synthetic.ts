@@ -18,32 +18,56 @@ export const SYNTHETIC_SPEC: ScaleSettings = resolveScaleSpec({ max: 100, target
 /** A request rate that varies in time, requests per second. */
 type Rate = (atMs: number) => number;
 
-/** Requests of one function drawn by thinning a Poisson process of rate `peakRate` down to `rate`. */
-function poissonRequests(
-  random: Random,
-  rate: Rate,
-  peakRate: number,
-  spanMs: number,
-  serviceMs: () => number,
-): { arrivalMs: Float64Array; durationMs: Float64Array } {
+/** A stretch of constant rate: [start, end) ms at `rps` requests per second. */
+type Segment = readonly [startMs: number, endMs: number, rps: number];
+
+interface Requests {
+  arrivalMs: Float64Array;
+  durationMs: Float64Array;
+}
+
+/** A Poisson process that is constant within each segment (drawn directly: no rejected candidates). */
+function segmentRequests(random: Random, segments: readonly Segment[], serviceMs: () => number): Requests {
   const arrivals: number[] = [];
   const durations: number[] = [];
-  if (peakRate > 0) {
+  for (const [startMs, endMs, rps] of segments) {
+    if (rps <= 0) continue;
     for (
-      let atMs = exponential(random, 1000 / peakRate);
-      atMs < spanMs;
-      atMs += exponential(random, 1000 / peakRate)
+      let atMs = startMs + exponential(random, 1000 / rps);
+      atMs < endMs;
+      atMs += exponential(random, 1000 / rps)
     ) {
-      if (random() * peakRate < rate(atMs)) {
-        arrivals.push(atMs);
-        durations.push(Math.max(1, serviceMs()));
-      }
+      arrivals.push(atMs);
+      durations.push(Math.max(1, serviceMs()));
     }
   }
   return { arrivalMs: Float64Array.from(arrivals), durationMs: Float64Array.from(durations) };
 }
 
-function fn(name: string, requests: { arrivalMs: Float64Array; durationMs: Float64Array }): FunctionWorkload {
+/** A Poisson process of a smoothly varying rate, drawn by thinning one of rate `peakRate`. */
+function thinnedRequests(
+  random: Random,
+  rate: Rate,
+  peakRate: number,
+  spanMs: number,
+  serviceMs: () => number,
+): Requests {
+  const arrivals: number[] = [];
+  const durations: number[] = [];
+  for (
+    let atMs = exponential(random, 1000 / peakRate);
+    atMs < spanMs;
+    atMs += exponential(random, 1000 / peakRate)
+  ) {
+    if (random() * peakRate < rate(atMs)) {
+      arrivals.push(atMs);
+      durations.push(Math.max(1, serviceMs()));
+    }
+  }
+  return { arrivalMs: Float64Array.from(arrivals), durationMs: Float64Array.from(durations) };
+}
+
+function fn(name: string, requests: Requests): FunctionWorkload {
   return { name, spec: SYNTHETIC_SPEC, requests };
 }
 
@@ -54,13 +78,7 @@ export function steadyWorkload(seed: number): Workload {
     const random = seededRandom(seed, index);
     return fn(
       `steady-${rps}rps`,
-      poissonRequests(
-        random,
-        () => rps,
-        rps,
-        HOUR_MS,
-        () => logNormal(random, 100, 0.5),
-      ),
+      segmentRequests(random, [[0, HOUR_MS, rps]], () => logNormal(random, 100, 0.5)),
     );
   });
   return { name: "steady", durationMs: HOUR_MS, functions };
@@ -74,7 +92,7 @@ export function diurnalWorkload(seed: number): Workload {
     const rate: Rate = (atMs) => peak * (0.05 + 0.95 * (0.5 - 0.5 * Math.cos((2 * Math.PI * atMs) / DAY_MS)));
     return fn(
       `diurnal-${peak}rps`,
-      poissonRequests(random, rate, peak, DAY_MS, () => logNormal(random, 200, 0.7)),
+      thinnedRequests(random, rate, peak, DAY_MS, () => logNormal(random, 200, 0.7)),
     );
   });
   return { name: "diurnal", durationMs: DAY_MS, functions };
@@ -89,21 +107,15 @@ export function burstyWorkload(seed: number): Workload {
     const random = seededRandom(seed, index);
     const burstRate = 5 + 35 * random();
     const meanOffMs = (2 + 28 * random()) * MINUTE_MS;
-    const bursts: [number, number][] = [];
+    const bursts: Segment[] = [];
     for (let atMs = exponential(random, meanOffMs); atMs < 6 * HOUR_MS;) {
-      const endMs = atMs + exponential(random, MINUTE_MS);
-      bursts.push([atMs, endMs]);
+      const endMs = Math.min(6 * HOUR_MS, atMs + exponential(random, MINUTE_MS));
+      bursts.push([atMs, endMs, burstRate]);
       atMs = endMs + exponential(random, meanOffMs);
     }
-    let cursor = 0;
-    const rate: Rate = (atMs) => {
-      while (cursor < bursts.length && (bursts[cursor] as [number, number])[1] <= atMs) cursor++;
-      const burst = bursts[cursor];
-      return burst !== undefined && burst[0] <= atMs ? burstRate : 0;
-    };
     return fn(
       `bursty-${index}`,
-      poissonRequests(random, rate, burstRate, 6 * HOUR_MS, () => logNormal(random, 150, 0.6)),
+      segmentRequests(random, bursts, () => logNormal(random, 150, 0.6)),
     );
   });
   return { name: "bursty", durationMs: 6 * HOUR_MS, functions };
@@ -144,10 +156,14 @@ export function flashCrowdWorkload(seed: number): Workload {
     const crowdRate = 100 + 300 * random();
     const startMs = (15 + 20 * random()) * MINUTE_MS;
     const endMs = startMs + (3 + 7 * random()) * MINUTE_MS;
-    const rate: Rate = (atMs) => (atMs >= startMs && atMs < endMs ? crowdRate : baseRate);
+    const segments: Segment[] = [
+      [0, startMs, baseRate],
+      [startMs, endMs, crowdRate],
+      [endMs, HOUR_MS, baseRate],
+    ];
     return fn(
       `crowd-${index}`,
-      poissonRequests(random, rate, crowdRate, HOUR_MS, () => logNormal(random, 100, 0.5)),
+      segmentRequests(random, segments, () => logNormal(random, 100, 0.5)),
     );
   });
   return { name: "flash-crowd", durationMs: HOUR_MS, functions };

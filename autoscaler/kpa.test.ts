@@ -1,0 +1,190 @@
+import { InvalidPolicyStateError } from "./errors.js";
+import { flintPolicy } from "./flint.js";
+import { kpaPolicy, kpaTarget, type KpaState } from "./kpa.js";
+import { resolveScaleSpec } from "./spec.js";
+import type { Observation, ScaleSettings, ScaleSpec, ScalingPolicy } from "./types.js";
+
+/** An arbitrary start, as a loop would see it: ms since the epoch, on a second boundary. */
+const T0 = 1_700_000_000_000;
+const at = (seconds: number): number => T0 + seconds * 1000;
+
+function observe(partial: Partial<Observation>): Observation {
+  return {
+    concurrency: 0,
+    readyReplicas: 0,
+    startingReplicas: 0,
+    queueDepth: 0,
+    activation: false,
+    ...partial,
+  };
+}
+
+interface Drive<S> {
+  /** Ticks at t0 + 1 s … t0 + `seconds` s. */
+  readonly seconds: number;
+  /** Concurrency the gateway reports for the second ending at `second`, given the replicas then. */
+  readonly load: (second: number, ready: number, starting: number) => number;
+  /** Seconds a new replica takes to become ready (0: ready at the next tick). */
+  readonly startupSeconds?: number;
+  /** Replicas already ready at t0. */
+  readonly initialReady?: number;
+  /** Activation pokes: ms after t0 → requests waiting. */
+  readonly pokes?: ReadonlyMap<number, number>;
+  readonly state?: S;
+  /** Round-trips the state through JSON and `restoreState` of a new policy at every call. */
+  readonly restart?: () => ScalingPolicy<S>;
+}
+
+/**
+ * Drives a policy as the loop and a small platform would: a tick every second, replicas that become
+ * ready `startupSeconds` after they are asked for (and that go, starting ones first, when not wanted).
+ * Returns the replicas asked for after each call, keyed by ms after t0.
+ */
+function drive<S>(policy: ScalingPolicy<S>, spec: ScaleSettings, d: Drive<S>): Map<number, number> {
+  const startup = d.startupSeconds ?? 0;
+  let readyAt: number[] = new Array<number>(d.initialReady ?? 0).fill(0);
+  let state = d.state ?? policy.initialState(T0);
+  const desired = new Map<number, number>();
+  const call = (offsetMs: number, observed: (ready: number, starting: number) => Observation): void => {
+    const second = offsetMs / 1000;
+    const ready = readyAt.filter((t) => t <= second).length;
+    const decider = d.restart?.() ?? policy;
+    const input = d.restart === undefined ? state : decider.restoreState(JSON.parse(JSON.stringify(state)));
+    const decision = decider.decide(spec, observed(ready, readyAt.length - ready), input, T0 + offsetMs);
+    state = decision.next;
+    desired.set(offsetMs, decision.desired);
+    if (decision.desired > readyAt.length) {
+      readyAt.push(...new Array<number>(decision.desired - readyAt.length).fill(Math.ceil(second) + startup));
+    } else {
+      readyAt = readyAt.sort((a, b) => a - b).slice(0, decision.desired);
+    }
+  };
+  for (let second = 1; second <= d.seconds; second++) {
+    for (const [offsetMs, waiting] of d.pokes ?? []) {
+      if (offsetMs > (second - 1) * 1000 && offsetMs < second * 1000) {
+        call(offsetMs, (ready, starting) =>
+          observe({
+            concurrency: waiting,
+            readyReplicas: ready,
+            startingReplicas: starting,
+            activation: true,
+          }),
+        );
+      }
+    }
+    call(second * 1000, (ready, starting) =>
+      observe({
+        concurrency: d.load(second, ready, starting),
+        readyReplicas: ready,
+        startingReplicas: starting,
+      }),
+    );
+  }
+  return desired;
+}
+
+const spec = (scale: Partial<ScaleSpec> = {}): ScaleSettings => resolveScaleSpec(scale);
+const kpa = kpaPolicy();
+
+describe("kpaTarget", () => {
+  it.each([
+    [{ target: 10 }, 7],
+    [{ target: 10, concurrency: 4 }, 2.8],
+    [{ target: 100, concurrency: 0 }, 70],
+  ])("%j → %d per replica", (scale, target) => {
+    expect(kpaTarget(spec(scale), 0.7)).toBeCloseTo(target, 9);
+  });
+});
+
+describe("kpa: steady load", () => {
+  it("asks for ceil(concurrency / (target × 0.7)) and decides every 2 s", () => {
+    const desired = drive(kpa, spec({ min: 1 }), { seconds: 30, initialReady: 1, load: () => 21 });
+    expect(desired.get(30_000)).toBe(3);
+  });
+});
+
+describe("kpa: a step burst panics, never scales down while panicking, and calms after a stable window", () => {
+  // 7 in flight (one replica's worth) for 10 s, 70 for the next 10 s, then 7 again. Decisions at odd
+  // seconds (the first call is at t0 + 1 s); replicas start at once.
+  const desired = drive(kpa, spec({ min: 1 }), {
+    seconds: 81,
+    initialReady: 1,
+    load: (s) => (s > 10 && s <= 20 ? 70 : 7),
+  });
+  it.each([
+    [10, 1],
+    [11, 3], // panic window (7 × 5 + 70) / 6 = 17.5 → 3 ≥ 2 × 1 ready: panic
+    [12, 3], // no decision between ticks
+    [13, 6], // 38.5 → 6 ≥ 2 × 3: still over the threshold, panic extended to t0 + 13 s
+    [15, 9],
+    [17, 10],
+    [21, 10], // the load is back to 7 but a panic never scales down
+    [71, 10], // 58 s since the last tick over the threshold
+    [73, 5], // panic over: stable says 3, but at most ÷2 per decision
+    [75, 2],
+    [81, 1],
+  ])("t0 + %d s: %d replicas", (second, replicas) => {
+    expect(desired.get(second * 1000)).toBe(replicas);
+  });
+});
+
+describe("kpa: scale to zero", () => {
+  // Busy until t0 + 10 s. The stable window is all zeros first at the decision at t0 + 71 s; the
+  // last replica then waits out the 30 s grace period: zero 91 s after the last busy second.
+  const desired = drive(kpa, spec(), { seconds: 105, initialReady: 1, load: (s) => (s <= 10 ? 1 : 0) });
+  it.each([
+    [69, 1],
+    [71, 1],
+    [99, 1],
+    [100, 1],
+    [101, 0],
+    [105, 0],
+  ])("t0 + %d s: %d replicas", (second, replicas) => {
+    expect(desired.get(second * 1000)).toBe(replicas);
+  });
+});
+
+describe("kpa: without history, nothing scales down in the first window", () => {
+  const desired = drive(kpa, spec(), { seconds: 97, initialReady: 6, load: () => 0 });
+  it.each([
+    [1, 6],
+    [60, 6],
+    [61, 3],
+    [63, 1],
+    [65, 1], // the windows ask for zero from here: 30 s of grace
+    [93, 1],
+    [95, 0],
+  ])("six idle replicas found at t0 + 1 s; t0 + %d s: %d", (second, replicas) => {
+    expect(desired.get(second * 1000)).toBe(replicas);
+  });
+});
+
+describe("kpa: a restarted autoscaler resumes from the stored state", () => {
+  it("decides exactly as if it had never stopped", () => {
+    const load = (s: number): number => (s % 600 < 90 ? 40 + 30 * Math.sin(s / 7) : 0);
+    const options = { seconds: 1800, startupSeconds: 2, load } as const;
+    const straight = drive(kpa, spec({ max: 50 }), options);
+    const restarted = drive(kpa, spec({ max: 50 }), { ...options, restart: () => kpaPolicy() });
+    expect(restarted).toEqual(straight);
+  });
+
+  it("refuses a state it did not write", () => {
+    const flintState = flintPolicy().initialState(T0);
+    expect(() => kpa.restoreState(flintState)).toThrow(InvalidPolicyStateError);
+    expect(() => kpa.restoreState(flintState)).toThrow('kpa state: was written by "flint"');
+    const damaged: KpaState = {
+      ...kpa.initialState(T0),
+      window: { lastSecond: 1, firstSecond: 1, samples: [1] },
+    };
+    expect(() => kpa.restoreState(damaged)).toThrow("kpa state: window must hold 60 samples");
+  });
+});
+
+describe("kpa: scale from zero does not wait for the decision tick", () => {
+  it("asks for a replica at the poke, between ticks", () => {
+    let state = kpa.initialState(T0);
+    state = kpa.decide(spec(), observe({}), state, at(1)).next;
+    const poke = kpa.decide(spec(), observe({ activation: true, concurrency: 1 }), state, at(1) + 300);
+    expect(poke.desired).toBe(1);
+  });
+});
