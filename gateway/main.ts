@@ -17,7 +17,7 @@ try {
 }
 
 const destination = pino.destination({ dest: 1, sync: false });
-const logger = pino({ level: config.logLevel, redact: ["req.headers.authorization"] }, destination);
+const logger = pino({ level: config.logLevel }, destination);
 const exit = (code: number): never => {
   destination.flushSync();
   process.exit(code);

@@ -362,11 +362,18 @@ class ProxyCall implements WaitingCall {
       if (logger.isLevelEnabled("debug")) {
         logger.debug({ function: this.pool.key, callId: this.callId, status, durationSeconds }, "call");
       }
-    } else if (status >= 500 && !(error instanceof GatewayError)) {
+    } else if (!(error instanceof GatewayError)) {
       logger.error({ function: this.pool.key, callId: this.callId, err: error }, "call failed");
+    } else if (status === 429 || status === 503) {
+      // Overload shows in the metrics; a flood of refusals must not become a flood of log lines.
+      if (logger.isLevelEnabled("debug")) {
+        logger.debug(
+          { function: this.pool.key, callId: this.callId, status, code: error.code },
+          "call refused",
+        );
+      }
     } else {
-      const code = error instanceof GatewayError ? error.code : "INTERNAL";
-      logger.info({ function: this.pool.key, callId: this.callId, status, code }, "call refused");
+      logger.warn({ function: this.pool.key, callId: this.callId, status, code: error.code }, "call failed");
     }
   }
 
