@@ -1,12 +1,14 @@
 // exec mode against a real watchdog: one process per call, env from the request, failures and kills.
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import {
   TESTDATA,
   call,
+  metric,
   processGone,
   startWatchdog,
   stopAllWatchdogs,
@@ -102,6 +104,24 @@ describe("exec mode", () => {
       const pid = Number(readFileSync(file, "utf8"));
       await waitFor(`pid ${pid} to be gone`, () => processGone(pid));
     }
+  });
+
+  it("kills the program when the client goes away, and counts the call as 499", async () => {
+    const req = request(`${watchdog.url}/hang`, { headers: { "x-call-id": "exec-gone" }, agent: false });
+    req.on("error", () => undefined);
+    req.end();
+    const pidFiles = ["sh", "sleep"].map((kind) => join(pidDir, `exec-gone.${kind}`));
+    const written = (file: string): boolean => existsSync(file) && readFileSync(file, "utf8").endsWith("\n");
+    await waitFor("the program to write its pids", () => pidFiles.every(written));
+    req.destroy();
+    for (const file of pidFiles) {
+      const pid = Number(readFileSync(file, "utf8"));
+      await waitFor(`pid ${pid} to be gone`, () => processGone(pid));
+    }
+    await waitFor(
+      "the 499 to be counted",
+      async () => (await metric(watchdog.url, "flint_watchdog_requests_total", 'code="499"')) === 1,
+    );
   });
 
   it("answers 413 for a streamed body over the limit", async () => {

@@ -77,15 +77,15 @@ export class WatchdogServer {
 
   /**
    * Fails readiness and answers new calls with 503 at once, then waits until the calls in flight
-   * have finished or `deadlineMs` (a duration) has passed. Resolves true if they all finished.
+   * have finished or `timeoutMs` has passed. Resolves true if they all finished.
    */
-  async drain(deadlineMs: number): Promise<boolean> {
+  async drain(timeoutMs: number): Promise<boolean> {
     this.draining = true;
     if (this.inFlight === 0) return true;
     let timer: NodeJS.Timeout | undefined;
     const idle = new Promise<boolean>((resolve) => {
       this.onIdle = () => resolve(true);
-      timer = setTimeout(resolve, deadlineMs, false);
+      timer = setTimeout(resolve, timeoutMs, false);
     });
     const finished = await idle;
     clearTimeout(timer);

@@ -51,7 +51,11 @@ export class ExecMode implements Mode {
       this.running.add(child);
       const log = this.logger.child({ callId: call.id, pid: child.pid });
 
-      call.onAbort(() => killGroup(child, "SIGKILL"));
+      call.onAbort(() => {
+        killGroup(child, "SIGKILL");
+        // A stdout paused for backpressure would never reach its end, and "close" would never come.
+        child.stdout.resume();
+      });
 
       // The program may exit without reading its input; the broken pipe is not the call's failure.
       child.stdin.on("error", () => undefined);
