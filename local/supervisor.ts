@@ -54,7 +54,7 @@ export const DEFAULT_SUPERVISOR_OPTIONS = {
   propagationDelayMs: 50,
   drainGraceMs: 5_000,
   restartBackoff: { initialMs: 250, maxMs: 30_000 },
-  probeIntervalMs: 20,
+  probeIntervalMs: 100,
   logLines: 2_000,
 } as const;
 
@@ -250,6 +250,9 @@ export class ReplicaSupervisor {
       this.log(runtime, replica, "stdout", line);
       if (replica.port === undefined && line.includes('"listening"'))
         this.onListening(runtime, replica, line);
+      // The watchdog says "ready" once its handler is loaded: no need to wait for the next probe.
+      else if (replica.state === "starting" && line.includes('"msg":"ready"'))
+        this.markReady(runtime, replica);
     });
     readLines(child.stderr, (line) => this.log(runtime, replica, "stderr", line));
     child.once("error", (error) =>
@@ -279,31 +282,28 @@ export class ReplicaSupervisor {
     this.probe(runtime, replica);
   }
 
-  /** Polls /_/ready until it answers 200; the gateway probes starting replicas too, so this only sets the state. */
+  /** Polls /_/ready until it answers 200: the fallback should the watchdog's "ready" line be missed. */
   private probe(runtime: Runtime, replica: Replica): void {
     if (replica.state !== "starting") return;
     const request = get(
       { host: "127.0.0.1", port: replica.port, path: "/_/ready", timeout: 1000, agent: false },
       (res) => {
         res.resume();
-        if (res.statusCode === 200 && replica.state === "starting") {
-          replica.state = "ready";
-          const startMs = Math.round(this.options.clock.now() - replica.startedAtMs);
-          this.options.onEvent?.({
-            type: "replica-ready",
-            function: runtime.key,
-            replica: replica.id,
-            startMs,
-          });
-          this.publish(runtime);
-          this.reconcile(runtime);
-        } else {
-          this.retryProbe(runtime, replica);
-        }
+        if (res.statusCode === 200) this.markReady(runtime, replica);
+        else this.retryProbe(runtime, replica);
       },
     );
     request.once("error", () => this.retryProbe(runtime, replica));
     request.once("timeout", () => request.destroy());
+  }
+
+  private markReady(runtime: Runtime, replica: Replica): void {
+    if (replica.state !== "starting") return;
+    replica.state = "ready";
+    const startMs = Math.round(this.options.clock.now() - replica.startedAtMs);
+    this.options.onEvent?.({ type: "replica-ready", function: runtime.key, replica: replica.id, startMs });
+    this.publish(runtime);
+    this.reconcile(runtime);
   }
 
   private retryProbe(runtime: Runtime, replica: Replica): void {
