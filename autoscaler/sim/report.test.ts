@@ -57,7 +57,7 @@ describe("summarise", () => {
         functions: [outcome("a", 4, 1, 10_000), outcome("b", 2, 2, 20_000), outcome("c", 0, 0, 0)],
         latencies,
       },
-      12,
+      { replayMs: 12, replayCpuMs: 10 },
     );
     expect(report).toMatchObject({
       requests: 6,
