@@ -43,6 +43,7 @@ describe("module mode, fetch handler", () => {
       body: "payload",
     });
     expect(reply.status).toBe(200);
+    expect(reply.headers["content-type"]).toBe("application/json");
     expect(reply.headers["x-call-id"]).toBe("call-123");
     const echoed = JSON.parse(reply.body) as Record<string, unknown>;
     expect(echoed).toMatchObject({
