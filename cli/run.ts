@@ -1,12 +1,21 @@
 // Subcommand dispatch for `flint`, importable so tests can run commands in-process too.
 import { UsageError, type Command, type CommandIO } from "./command.js";
+import { describeCommand } from "./commands/describe.js";
 import { invokeCommand } from "./commands/invoke.js";
 import { listCommand } from "./commands/list.js";
+import { logsCommand } from "./commands/logs.js";
 import { upCommand } from "./commands/up.js";
 import { validateCommand } from "./commands/validate.js";
 
 /** Every subcommand, in the order `flint --help` lists them. */
-export const COMMANDS: readonly Command[] = [upCommand, listCommand, invokeCommand, validateCommand];
+export const COMMANDS: readonly Command[] = [
+  upCommand,
+  listCommand,
+  describeCommand,
+  invokeCommand,
+  logsCommand,
+  validateCommand,
+];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

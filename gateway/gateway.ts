@@ -26,7 +26,15 @@ import {
 } from "./errors.js";
 import { createManagementApp } from "./management.js";
 import { GatewayMetrics } from "./metrics.js";
-import type { Bus, Clock, EndpointSource, FunctionEvent, FunctionStore, ScaleTarget } from "./ports.js";
+import type {
+  Bus,
+  Clock,
+  EndpointSource,
+  FunctionEvent,
+  FunctionRuntime,
+  FunctionStore,
+  ScaleTarget,
+} from "./ports.js";
 import { CALL_PREFIX } from "./route.js";
 import { readRequestHead } from "./headers.js";
 import { CallHandler, writeError, type FunctionRoute } from "./proxy.js";
@@ -49,6 +57,8 @@ export interface GatewayDeps {
   readonly platform?: string;
   /** Reported by GET /system/info. Default "dev". */
   readonly version?: string;
+  /** Replicas and logs for the management API, where the platform has them (the local platform). */
+  readonly runtime?: FunctionRuntime;
 }
 
 export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway {
@@ -108,6 +118,7 @@ export class Gateway {
       logger: this.logger,
       defaultNamespace: config.defaultNamespace,
       ready: () => this.ready(),
+      runtime: deps.runtime,
       info: () => ({
         provider: "flint",
         version: deps.version ?? "dev",

@@ -21,7 +21,7 @@ import {
   UnauthorizedError,
   errorResponse,
 } from "./errors.js";
-import type { FunctionStore, ScaleTarget } from "./ports.js";
+import type { FunctionRuntime, FunctionStore, ScaleTarget } from "./ports.js";
 
 export interface ManagementOptions {
   readonly store: FunctionStore;
@@ -34,7 +34,12 @@ export interface ManagementOptions {
   readonly ready: () => boolean;
   /** The body of GET /system/info. */
   readonly info: () => Record<string, unknown>;
+  /** Replicas and logs for /system/functions/:name/replicas and /logs; 404 when absent. */
+  readonly runtime?: FunctionRuntime;
 }
+
+/** Most log lines one GET /system/functions/:name/logs returns. */
+const MAX_LOG_LINES = 10_000;
 
 const CALL_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -130,6 +135,27 @@ export function createManagementApp(options: ManagementOptions): express.Express
     res.status(204).end();
   });
 
+  system.get("/functions/:name/replicas", async (req, res) => {
+    const runtime = requireRuntime(options.runtime, req);
+    const ref = refFrom(req, options.defaultNamespace);
+    await mustGet(store, ref);
+    res.json({ items: runtime.replicas(ref) });
+  });
+
+  system.get("/functions/:name/logs", async (req, res) => {
+    const runtime = requireRuntime(options.runtime, req);
+    const ref = refFrom(req, options.defaultNamespace);
+    await mustGet(store, ref);
+    const text = typeof req.query["limit"] === "string" ? req.query["limit"] : "200";
+    const limit = Number(text);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LOG_LINES) {
+      throw new BadRequestError(
+        `?limit= must be a whole number from 1 to ${MAX_LOG_LINES}, was ${JSON.stringify(text)}`,
+      );
+    }
+    res.json({ items: runtime.logs(ref, limit) });
+  });
+
   system.post("/functions/:name/scale", manifestBody, async (req, res) => {
     const ref = refFrom(req, options.defaultNamespace);
     const replicas = replicasFrom(req.body);
@@ -158,6 +184,11 @@ export function createManagementApp(options: ManagementOptions): express.Express
     res.status(response.status).set(response.headers).send(response.body);
   });
   return app;
+}
+
+function requireRuntime(runtime: FunctionRuntime | undefined, req: Request): FunctionRuntime {
+  if (runtime === undefined) throw new RouteNotFoundError(req.method, req.originalUrl.split("?")[0] ?? "");
+  return runtime;
 }
 
 /** The function a path names: `:name` as "name" or "name.namespace", or with ?namespace=. */

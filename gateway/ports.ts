@@ -111,3 +111,32 @@ export interface FunctionStore {
    */
   watch(listener: (event: FunctionEvent) => void): () => void;
 }
+
+/** One replica as `flint describe` shows it. */
+export interface ReplicaInfo {
+  readonly id: string;
+  readonly state: string;
+  /** host:port the gateway calls, once known. */
+  readonly address: string | undefined;
+  readonly startedAtMs: number;
+  /** Process id (local platform) or pod name (Kubernetes), when the platform knows one. */
+  readonly process?: string;
+}
+
+/** One line a replica wrote, as `flint logs` shows it. */
+export interface ReplicaLogLine {
+  readonly timeMs: number;
+  readonly replica: string;
+  readonly stream: "stdout" | "stderr";
+  readonly line: string;
+}
+
+/**
+ * What the platform can say about a function's running replicas beyond its status. Optional: the
+ * local platform has it (it runs the processes); on Kubernetes, kubectl shows pods and logs.
+ */
+export interface FunctionRuntime {
+  replicas(ref: FunctionRef): readonly ReplicaInfo[];
+  /** The last `limit` lines, oldest first. */
+  logs(ref: FunctionRef, limit: number): readonly ReplicaLogLine[];
+}

@@ -152,7 +152,17 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
 
   await folder.sync();
   const gateway = createGateway(
-    { store: liveStore, endpoints, scaleTarget: bus, bus, clock, logger, platform: "local" },
+    {
+      ...{ store: liveStore, endpoints, scaleTarget: bus, bus, clock, logger, platform: "local" },
+      runtime: {
+        replicas: (ref) =>
+          supervisor.replicas(ref).map((r) => ({
+            ...{ id: r.id, state: r.state, startedAtMs: r.startedAtMs, process: String(r.pid) },
+            address: r.port === undefined ? undefined : `127.0.0.1:${r.port}`,
+          })),
+        logs: (ref, limit) => supervisor.logs(ref, limit),
+      },
+    },
     config,
   );
   const address: AddressInfo = await gateway.listen();

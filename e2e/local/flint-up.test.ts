@@ -130,12 +130,20 @@ describe("flint up (local platform, end to end)", () => {
   });
 
   it("is usable from the flint CLI with the saved connection", async () => {
+    expect((await call(`${up.url}/function/hello`)).status).toBe(200);
     const list = await runCli(["list"], home);
     expect(list.status).toBe(0);
     expect(list.stdout).toMatch(/^NAME\s+NAMESPACE\s+MODE\s+SCALE\s+READY$/m);
     expect(list.stdout).toMatch(/^hello\s+default\s+module\s+0\.\.5\s+1\/1$/m);
     const invoke = await runCli(["invoke", "shout", "--data", "cli"], home);
     expect(invoke).toEqual({ status: 0, stdout: "CLI" });
+    const describe = await runCli(["describe", "hello"], home);
+    expect(describe.status).toBe(0);
+    expect(describe.stdout).toMatch(/^Ready: +True \(Ready\)$/m);
+    expect(describe.stdout).toMatch(/^hello-\d+ +ready +127\.0\.0\.1:\d+ +\d+ +/m);
+    const logs = await runCli(["logs", "hello", "--tail", "5"], home);
+    expect(logs.status).toBe(0);
+    expect(logs.stdout).toMatch(/ hello-\d+ .*"msg":"ready"/);
   });
 
   it("scales out on a burst, then back to zero when idle (API and process table agree)", async () => {

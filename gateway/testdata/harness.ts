@@ -14,7 +14,7 @@ import { loadConfig } from "../config.js";
 import { MemoryFunctionStore } from "../function-store.js";
 import { createGateway, type Gateway } from "../gateway.js";
 import { MemoryEndpointSource } from "../memory.js";
-import type { Bus, Clock, ConcurrencySample, Endpoint, ScaleTarget } from "../ports.js";
+import type { Bus, Clock, ConcurrencySample, Endpoint, FunctionRuntime, ScaleTarget } from "../ports.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..");
@@ -183,7 +183,7 @@ export interface TestGateway {
 
 /** Starts a gateway on a free port with in-memory ports; `env` adds FLINT_* settings. */
 export async function startGateway(
-  options: { env?: Record<string, string>; clock?: Clock; logger?: Logger } = {},
+  options: { env?: Record<string, string>; clock?: Clock; logger?: Logger; runtime?: FunctionRuntime } = {},
 ): Promise<TestGateway> {
   const config = loadConfig({ FLINT_GATEWAY_PORT: "0", FLINT_AUTH_TOKEN: TOKEN, ...options.env });
   const store = new MemoryFunctionStore(options.clock ?? systemClock);
@@ -191,7 +191,10 @@ export async function startGateway(
   const scaleTarget = new RecordingScaleTarget();
   const bus = new RecordingBus();
   const gateway = createGateway(
-    { store, endpoints, scaleTarget, bus, clock: options.clock, logger: options.logger, platform: "test" },
+    {
+      ...{ store, endpoints, scaleTarget, bus, clock: options.clock, logger: options.logger },
+      ...{ platform: "test", runtime: options.runtime },
+    },
     config,
   );
   const address = await gateway.listen();

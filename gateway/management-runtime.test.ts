@@ -1,0 +1,75 @@
+// The management API's replica and log routes, backed by the optional FunctionRuntime port.
+import type { FunctionRef } from "../api/index.js";
+import type { FunctionRuntime } from "./ports.js";
+import { TOKEN, call, makeFunction, startGateway, type TestGateway } from "./testdata/harness.js";
+
+const bearer = { authorization: `Bearer ${TOKEN}` };
+
+/** A runtime with two replicas and numbered log lines for default/echo. */
+const runtime: FunctionRuntime = {
+  replicas: (ref: FunctionRef) =>
+    ref.name === "echo"
+      ? [
+          { id: "echo-1", state: "ready", address: "127.0.0.1:4001", startedAtMs: 1, process: "101" },
+          { id: "echo-2", state: "starting", address: undefined, startedAtMs: 2 },
+        ]
+      : [],
+  logs: (_ref: FunctionRef, limit: number) =>
+    Array.from({ length: 50 }, (_, i) => ({
+      timeMs: i,
+      replica: "echo-1",
+      stream: "stdout" as const,
+      line: `line ${i}`,
+    })).slice(-limit),
+};
+
+describe("replica and log routes", () => {
+  let gw: TestGateway;
+  let bare: TestGateway;
+  beforeAll(async () => {
+    [gw, bare] = await Promise.all([startGateway({ runtime }), startGateway()]);
+    await gw.store.create(makeFunction("echo"));
+    await bare.store.create(makeFunction("echo"));
+  });
+  afterAll(async () => {
+    await Promise.all([gw.close(), bare.close()]);
+  });
+
+  it("lists a function's replicas", async () => {
+    const reply = await call(`${gw.url}/system/functions/echo/replicas`, { headers: bearer });
+    expect(reply.status).toBe(200);
+    expect((JSON.parse(reply.body) as { items: unknown[] }).items).toEqual([
+      { id: "echo-1", state: "ready", address: "127.0.0.1:4001", startedAtMs: 1, process: "101" },
+      { id: "echo-2", state: "starting", startedAtMs: 2 },
+    ]);
+  });
+
+  it("returns the last lines of the logs, 200 by default and at most ?limit=", async () => {
+    const all = await call(`${gw.url}/system/functions/echo/logs`, { headers: bearer });
+    expect((JSON.parse(all.body) as { items: unknown[] }).items).toHaveLength(50);
+    const last = await call(`${gw.url}/system/functions/echo/logs?limit=2`, { headers: bearer });
+    expect((JSON.parse(last.body) as { items: { line: string }[] }).items.map((l) => l.line)).toEqual([
+      "line 48",
+      "line 49",
+    ]);
+  });
+
+  it.each([
+    ["limit=0", 400],
+    ["limit=abc", 400],
+    ["limit=10001", 400],
+  ])("rejects ?%s with %d", async (query, status) => {
+    const reply = await call(`${gw.url}/system/functions/echo/logs?${query}`, { headers: bearer });
+    expect(reply.status).toBe(status);
+    expect(reply.body).toContain("?limit= must be a whole number from 1 to 10000");
+  });
+
+  it("answers 404 for an unknown function, and when the platform has no runtime", async () => {
+    expect((await call(`${gw.url}/system/functions/nope/logs`, { headers: bearer })).status).toBe(404);
+    expect((await call(`${bare.url}/system/functions/echo/logs`, { headers: bearer })).status).toBe(404);
+  });
+
+  it("needs the credential", async () => {
+    expect((await call(`${gw.url}/system/functions/echo/replicas`)).status).toBe(401);
+  });
+});
