@@ -197,15 +197,32 @@ describe("flint up (local platform, end to end)", () => {
     expect((await call(`${up.url}/function/slow`)).body).toMatch(/^bonjour from/);
   }, 30_000);
 
-  it("replaces a replica killed with SIGKILL", async () => {
+  it("replaces a replica killed with SIGKILL under load, failing only the calls it held", async () => {
     await call(`${up.url}/function/hello`);
     const [victim] = replicaPids(up.child.pid!, "default/hello");
     expect(victim).toBeDefined();
+    let stop = false;
+    let succeeded = 0;
+    const failures: number[] = [];
+    const workers = Array.from({ length: 3 }, async () => {
+      while (!stop) {
+        const reply = await call(`${up.url}/function/hello`).catch(() => ({ status: 0 }));
+        if (reply.status === 200) succeeded++;
+        else failures.push(reply.status);
+      }
+    });
+    await waitFor("load flowing", () => succeeded > 20);
     process.kill(victim!, "SIGKILL");
     await waitFor("the replica gone", () => processGone(victim!));
     await waitFor("a replacement", () =>
       replicaPids(up.child.pid!, "default/hello").some((pid) => pid !== victim),
     );
-    expect((await call(`${up.url}/function/hello`)).status).toBe(200);
+    const afterReplacement = succeeded;
+    await waitFor("load flowing again", () => succeeded > afterReplacement + 20);
+    stop = true;
+    await Promise.all(workers);
+    // At most the three calls in flight on the killed replica fail, each as a bad gateway.
+    expect(failures.length).toBeLessThanOrEqual(3);
+    expect(failures.every((status) => status === 502)).toBe(true);
   }, 30_000);
 });
