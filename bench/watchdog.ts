@@ -51,6 +51,11 @@ interface Options {
   durationSeconds: number;
   rounds: number;
   connections: number;
+  /**
+   * With `--pin-cpu <n>`, every server process runs on CPU n only (taskset), like a pod with a one-CPU
+   * limit; the load generator is left the other CPUs. Without it the scheduler shares all of them.
+   */
+  pinCpu: number | undefined;
 }
 
 interface Target {
@@ -80,26 +85,27 @@ export async function run(args: string[]): Promise<void> {
     writeFileSync(join(dir, "bare.mjs"), BARE_SERVER);
     writeFileSync(join(dir, "hello.mjs"), HELLO_MODULE);
     writeFileSync(join(dir, "proxy.mjs"), MINIMAL_PROXY);
-    targets.push(await startBare(dir));
+    targets.push(await startBare(dir, options.pinCpu));
     targets.push(
-      await startWatchdog(dir, "watchdog, module mode", {
+      await startWatchdog(dir, options.pinCpu, "watchdog, module mode", {
         FLINT_MODE: "module",
         FLINT_ENTRY: join(dir, "hello.mjs"),
       }),
     );
     const upstreamPort = await freePort();
     targets.push(
-      await startWatchdog(dir, "watchdog, http mode", {
+      await startWatchdog(dir, options.pinCpu, "watchdog, http mode", {
         FLINT_MODE: "http",
         FLINT_COMMAND: JSON.stringify([process.execPath, join(dir, "bare.mjs")]),
         FLINT_UPSTREAM_PORT: String(upstreamPort),
       }),
     );
-    targets.push(await startMinimalProxy(dir));
+    targets.push(await startMinimalProxy(dir, options.pinCpu));
 
     console.log(
       `watchdog benchmark: ${options.connections} connections, pipelining 1, ${options.durationSeconds} s per run, ` +
-        `${options.rounds} rounds interleaved (medians), node ${process.version}, logs at info to a file`,
+        `${options.rounds} rounds interleaved (medians), node ${process.version}, logs at info to a file, ` +
+        (options.pinCpu === undefined ? "servers unpinned" : `servers pinned to CPU ${options.pinCpu}`),
     );
     for (const target of targets) await measure(target, 2, options.connections); // warm-up, discarded
 
@@ -123,16 +129,28 @@ export async function run(args: string[]): Promise<void> {
 }
 
 function parseArgs(args: string[]): Options {
-  const options: Options = { durationSeconds: 5, rounds: 3, connections: 50 };
+  const options: Options = { durationSeconds: 5, rounds: 3, connections: 50, pinCpu: undefined };
   for (let i = 0; i < args.length; i += 2) {
     const value = Number(args[i + 1]);
-    if (!Number.isInteger(value) || value <= 0) throw new Error(`${args[i]} needs a positive integer`);
-    if (args[i] === "--duration") options.durationSeconds = value;
+    if (args[i] === "--pin-cpu" && Number.isInteger(value) && value >= 0) options.pinCpu = value;
+    else if (!Number.isInteger(value) || value <= 0) throw new Error(`${args[i]} needs a positive integer`);
+    else if (args[i] === "--duration") options.durationSeconds = value;
     else if (args[i] === "--rounds") options.rounds = value;
     else if (args[i] === "--connections") options.connections = value;
-    else throw new Error(`unknown option ${args[i]}; known: --duration <s> --rounds <n> --connections <n>`);
+    else {
+      throw new Error(
+        `unknown option ${args[i]}; known: --duration <s> --rounds <n> --connections <n> --pin-cpu <cpu>`,
+      );
+    }
   }
   return options;
+}
+
+/** The command that runs `node <args>` as a server: on the pinned CPU if there is one. */
+function serverCommand(pinCpu: number | undefined, args: string[]): [string, string[]] {
+  return pinCpu === undefined
+    ? [process.execPath, args]
+    : ["taskset", ["-c", String(pinCpu), process.execPath, ...args]];
 }
 
 async function measure(target: Target, durationSeconds: number, connections: number): Promise<Sample> {
@@ -175,9 +193,10 @@ function cpuTicks(pids: number[]): number {
   return ticks;
 }
 
-async function startBare(dir: string): Promise<Target> {
+async function startBare(dir: string, pinCpu: number | undefined): Promise<Target> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(dir, "bare.mjs")], {
+  const [command, args] = serverCommand(pinCpu, [join(dir, "bare.mjs")]);
+  const child = spawn(command, args, {
     env: { ...process.env, PORT: String(port) },
     stdio: "ignore",
   });
@@ -186,10 +205,11 @@ async function startBare(dir: string): Promise<Target> {
   return { name: "bare node:http", url, processes: [child] };
 }
 
-async function startMinimalProxy(dir: string): Promise<Target> {
-  const upstream = await startBare(dir);
+async function startMinimalProxy(dir: string, pinCpu: number | undefined): Promise<Target> {
+  const upstream = await startBare(dir, pinCpu);
   const port = await freePort();
-  const child = spawn(process.execPath, [join(dir, "proxy.mjs")], {
+  const [command, args] = serverCommand(pinCpu, [join(dir, "proxy.mjs")]);
+  const child = spawn(command, args, {
     env: { ...process.env, PORT: String(port), UPSTREAM_PORT: new URL(upstream.url).port },
     stdio: "ignore",
   });
@@ -198,11 +218,17 @@ async function startMinimalProxy(dir: string): Promise<Target> {
   return { name: "reference: minimal node:http proxy", url, processes: [child, ...upstream.processes] };
 }
 
-async function startWatchdog(dir: string, name: string, env: Record<string, string>): Promise<Target> {
+async function startWatchdog(
+  dir: string,
+  pinCpu: number | undefined,
+  name: string,
+  env: Record<string, string>,
+): Promise<Target> {
   const port = await freePort();
   // Logs go to a file, as a container runtime would take them, not through this process's event loop.
   const log = openSync(join(dir, `${name.replace(/\W+/g, "-")}.log`), "w");
-  const child = spawn(process.execPath, [WATCHDOG_MAIN], {
+  const [command, args] = serverCommand(pinCpu, [WATCHDOG_MAIN]);
+  const child = spawn(command, args, {
     env: {
       ...process.env,
       ...env,
