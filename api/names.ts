@@ -10,6 +10,12 @@ export const FUNCTION_LABEL = `${FUNCTION_API.group}/function`;
 /** Annotation holding the hash of the desired spec, so unchanged objects are not rewritten. */
 export const SPEC_HASH_ANNOTATION = `${FUNCTION_API.group}/spec-hash`;
 
+/**
+ * Annotation `flint up` sets to a stamp of the files in a function's folder (names, sizes, change
+ * times), so editing the handler's code rolls the function like editing its manifest does.
+ */
+export const SOURCE_STAMP_ANNOTATION = `${FUNCTION_API.group}/source-stamp`;
+
 /** DNS-1123 label: what a Function (and so its Deployment and Service) may be called. */
 export const DNS1123_LABEL_RE = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 export const DNS1123_LABEL_MAX_LENGTH = 63;

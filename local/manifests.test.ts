@@ -91,3 +91,29 @@ describe("ManifestFolder", () => {
     await expect(new ManifestFolder(join(root, "nope"), store).sync()).rejects.toThrow(/ENOENT/);
   });
 });
+
+describe("source stamps", () => {
+  it("change when a file in the function's folder changes, so the function rolls", async () => {
+    const root = mkdtempSync(join(tmpdir(), "flint-stamp-"));
+    try {
+      writeFileSync(join(root, "function.yaml"), manifest("alpha"));
+      writeFileSync(join(root, "handler.js"), "export default () => new Response('1');\n");
+      const store = new MemoryFunctionStore();
+      const events: ManifestEvent[] = [];
+      const folder = new ManifestFolder(root, store, (e) => events.push(e));
+      await folder.sync();
+      const stamp = async (): Promise<string | undefined> =>
+        (await store.get({ name: "alpha", namespace: "default" }))?.metadata.annotations?.[
+          "flint.dev/source-stamp"
+        ];
+      const before = await stamp();
+      expect(before).toMatch(/^[0-9a-f]{12}$/);
+      writeFileSync(join(root, "handler.js"), "export default () => new Response('two');\n");
+      await folder.sync();
+      expect(await stamp()).not.toBe(before);
+      expect(events.map((e) => e.type)).toEqual(["added", "updated"]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,9 +1,16 @@
 // Function manifests read from a folder (the same YAML as on Kubernetes) and kept in step with the
 // function store as files change. A broken file is reported and the version it last defined keeps running.
+import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 
-import { functionKey, parseManifests, type FieldError, type FunctionResource } from "../api/index.js";
+import {
+  functionKey,
+  parseManifests,
+  SOURCE_STAMP_ANNOTATION,
+  type FieldError,
+  type FunctionResource,
+} from "../api/index.js";
 import type { FunctionStore } from "../gateway/ports.js";
 
 /** Bounds on what a scan reads. */
@@ -113,7 +120,11 @@ export class ManifestFolder {
     this.lastInvalid = invalid;
 
     for (const [key, { fn, dir, file }] of scan.functions) {
-      const spec = JSON.stringify({ spec: fn.spec, labels: fn.metadata.labels, dir });
+      fn.metadata.annotations = {
+        ...fn.metadata.annotations,
+        [SOURCE_STAMP_ANNOTATION]: await sourceStamp(dir),
+      };
+      const spec = JSON.stringify({ spec: fn.spec, metadata: fn.metadata, dir });
       const known = this.origins.get(key);
       if (known?.spec === spec) continue;
       this.origins.set(key, { file, dir, spec });
@@ -133,4 +144,37 @@ export class ManifestFolder {
       this.onEvent({ type: "removed", function: key });
     }
   }
+}
+
+/** Files that count as a function's code (besides executables). */
+const SOURCE_FILE_RE = /\.(m?[jt]s|c[jt]s|jsx|tsx|json|ya?ml|py|rb|sh|php|pl|lua|wasm)$/;
+
+/** Files stamped per folder at most; a larger folder is stamped by its first files only. */
+const STAMP_MAX_FILES = 500;
+
+/**
+ * A short hash of the names, sizes and change times of the code files below `dir` (dot folders and
+ * node_modules skipped, 3 levels at most): it changes when the handler's code changes.
+ */
+async function sourceStamp(dir: string): Promise<string> {
+  const hash = createHash("sha256");
+  let files = 0;
+  const walk = async (path: string, depth: number): Promise<void> => {
+    const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
+    entries.sort((a, b) => a.name.localeCompare(b.name));
+    for (const entry of entries) {
+      if (files >= STAMP_MAX_FILES || entry.name.startsWith(".") || entry.name === "node_modules") continue;
+      const child = join(path, entry.name);
+      if (entry.isDirectory() && depth < 3) await walk(child, depth + 1);
+      else if (entry.isFile()) {
+        const info = await stat(child).catch(() => undefined);
+        // Code only: a data file the function writes into its own folder must not roll it forever.
+        if (info === undefined || !(SOURCE_FILE_RE.test(entry.name) || (info.mode & 0o111) !== 0)) continue;
+        files++;
+        hash.update(`${relative(dir, child)}\0${info.size}\0${info.mtimeMs}\n`);
+      }
+    }
+  };
+  await walk(dir, 0);
+  return hash.digest("hex").slice(0, 12);
 }

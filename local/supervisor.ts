@@ -4,7 +4,13 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { get } from "node:http";
 
-import { functionKey, watchdogEnv, type FunctionRef, type FunctionResource } from "../api/index.js";
+import {
+  functionKey,
+  SOURCE_STAMP_ANNOTATION,
+  watchdogEnv,
+  type FunctionRef,
+  type FunctionResource,
+} from "../api/index.js";
 import { parseDurationMs } from "../api/duration.js";
 import type { Clock, Endpoint } from "../gateway/ports.js";
 
@@ -390,7 +396,7 @@ function rank(replica: Replica): number {
 
 /** A short hash of everything that changes how a replica runs; a new value means a rollout. */
 function versionOf(fn: FunctionResource, dir: string): string {
-  const runs = { dir, env: watchdogEnv(fn) };
+  const runs = { dir, env: watchdogEnv(fn), source: fn.metadata.annotations?.[SOURCE_STAMP_ANNOTATION] };
   return createHash("sha256").update(JSON.stringify(runs)).digest("hex").slice(0, 10);
 }
 
