@@ -149,6 +149,19 @@ spec: { handler: { mode: module, entry: does-not-exist.js } }`);
     expect(events.length).toBe(before);
   });
 
+  it("gives each http-mode replica's server a port of its own", async () => {
+    const counter = parseFunction(`apiVersion: flint.dev/v1alpha1
+kind: Function
+metadata: { name: hello }
+spec: { handler: { mode: http, command: ["node", "server.js"] } }`);
+    supervisor.apply(counter, join(EXAMPLES, "http-counter"));
+    supervisor.setReplicas(ref, 2);
+    await waitFor("two ready replicas", () => ready().length === 2, { timeoutMs: 30_000 });
+    // Each replica proxies to its own server: a first call to each counts 1.
+    const replies = await Promise.all(ready().map((endpoint) => call(url(endpoint))));
+    expect(replies.map((r) => (JSON.parse(r.body) as { count: number }).count)).toEqual([1, 1]);
+  });
+
   it("removes a function: drains its replicas and forgets it", async () => {
     supervisor.apply(hello("  scale: { min: 1 }"), join(EXAMPLES, "hello"));
     await waitFor("min replicas started", () => ready().length === 1);

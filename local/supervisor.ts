@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { get } from "node:http";
+import { createServer } from "node:net";
 
 import {
   functionKey,
@@ -107,6 +108,8 @@ interface Runtime {
   retryTimer: (() => void) | undefined;
   removed: boolean;
   lastExit: string | undefined;
+  /** Replicas being prepared (a port being found) but not spawned yet. */
+  pendingSpawns: number;
 }
 
 /** Runs replicas of functions as local watchdog processes. */
@@ -132,7 +135,14 @@ export class ReplicaSupervisor {
       const ref = { name: fn.metadata.name, namespace: fn.metadata.namespace };
       this.runtimes.set(key, {
         ...{ ref, key, fn, dir, version, desired: fn.spec.scale.min, replicas: new Map(), logs: [] },
-        ...{ crashes: 0, nextStartAtMs: 0, retryTimer: undefined, removed: false, lastExit: undefined },
+        ...{
+          crashes: 0,
+          nextStartAtMs: 0,
+          retryTimer: undefined,
+          removed: false,
+          lastExit: undefined,
+          pendingSpawns: 0,
+        },
       });
       this.publish(this.runtimes.get(key) as Runtime);
     } else {
@@ -215,7 +225,8 @@ export class ReplicaSupervisor {
       const surplus = [...current].sort((a, b) => rank(a) - rank(b) || b.startedAtMs - a.startedAtMs);
       for (const replica of surplus.slice(0, current.length - runtime.desired)) this.drain(runtime, replica);
     }
-    const missing = runtime.desired - Math.min(current.length, runtime.desired);
+    const starting = current.length + runtime.pendingSpawns;
+    const missing = runtime.desired - Math.min(starting, runtime.desired);
     if (missing > 0) {
       const waitMs = runtime.nextStartAtMs - this.options.clock.now();
       if (waitMs > 0) {
@@ -232,17 +243,52 @@ export class ReplicaSupervisor {
     if (old.length > 0 && readyCurrent >= Math.min(runtime.desired, old.length)) {
       for (const replica of old) this.drain(runtime, replica);
     }
-    if (runtime.removed && runtime.replicas.size === 0) {
+    if (runtime.removed && runtime.replicas.size === 0 && runtime.pendingSpawns === 0) {
       runtime.retryTimer?.();
       this.runtimes.delete(runtime.key);
     }
   }
 
+  /**
+   * Starts a replica. An http-mode server the watchdog starts gets a free loopback port of its own:
+   * on Kubernetes each pod has its own network, but here every replica shares one, and two servers
+   * on the spec's port would collide (or a watchdog would proxy to another replica's server).
+   */
   private spawn(runtime: Runtime): void {
+    const { handler } = runtime.fn.spec;
+    if (handler.mode !== "http" || handler.command === undefined) return this.spawnWith(runtime, {});
+    runtime.pendingSpawns++;
+    freeLoopbackPort().then(
+      (port) => {
+        runtime.pendingSpawns--;
+        if (this.closed) return;
+        this.spawnWith(runtime, { FLINT_UPSTREAM_PORT: String(port) });
+        this.reconcile(runtime);
+      },
+      (error: unknown) => {
+        runtime.pendingSpawns--;
+        this.options.onEvent?.({
+          ...{ type: "replica-crashed", function: runtime.key, replica: "-", code: null, signal: null },
+          restartInMs: this.options.restartBackoff.initialMs,
+        });
+        runtime.lastExit = `no free port for the upstream server: ${String(error)}`;
+        runtime.nextStartAtMs = this.options.clock.now() + this.options.restartBackoff.initialMs;
+        this.reconcile(runtime);
+      },
+    );
+  }
+
+  private spawnWith(runtime: Runtime, extraEnv: Record<string, string>): void {
     const id = `${runtime.ref.name}-${++this.sequence}`;
     const child = spawn(process.execPath, [this.options.watchdogMain], {
       cwd: runtime.dir,
-      env: { ...this.options.baseEnv, ...watchdogEnv(runtime.fn), FLINT_PORT: "0", FLINT_HOST: "127.0.0.1" },
+      env: {
+        ...this.options.baseEnv,
+        ...watchdogEnv(runtime.fn),
+        ...extraEnv,
+        FLINT_PORT: "0",
+        FLINT_HOST: "127.0.0.1",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const replica: Replica = {
@@ -412,5 +458,17 @@ function readLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void
       partial = "";
     }
     for (const line of lines) if (line !== "") onLine(line);
+  });
+}
+
+/** A loopback port free right now: bound, read and released (the server takes it moments later). */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
   });
 }
