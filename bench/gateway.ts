@@ -4,7 +4,6 @@
 import autocannon from "autocannon";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,6 +11,7 @@ import { loadConfig } from "../gateway/config.js";
 import { MemoryFunctionStore } from "../gateway/function-store.js";
 import { createGateway } from "../gateway/gateway.js";
 import { MemoryBus, MemoryEndpointSource } from "../gateway/memory.js";
+import { freePort, waitForOk } from "./support.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The watchdog's entry point, built next to this file by `npm run bench`. */
@@ -346,33 +346,4 @@ async function serveGateway(port: number, upstreamPort: number): Promise<void> {
   endpoints.set(fn.metadata, [{ id: "bench-1", host: "127.0.0.1", port: upstreamPort, state: "ready" }]);
   await gateway.listen();
   process.once("SIGTERM", () => void gateway.close().then(() => process.exit(0)));
-}
-
-/** Polls `url` until it answers 200, failing if the process exits or 20 s pass. */
-async function waitForOk(url: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${url}: the server exited with code ${child.exitCode}`);
-    try {
-      const response = await fetch(url);
-      await response.arrayBuffer();
-      if (response.ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((done) => setTimeout(done, 50));
-  }
-  throw new Error(`${url} did not answer 200 within 20 s`);
-}
-
-/** A port nothing listens on now (there is a small race until the server binds it). */
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
 }

@@ -10,7 +10,7 @@ export interface Benchmark {
 
 const here = dirname(fileURLToPath(import.meta.url));
 const available = readdirSync(here)
-  .filter((file) => file.endsWith(".js") && file !== "main.js")
+  .filter((file) => file.endsWith(".js") && file !== "main.js" && file !== "support.js")
   .map((file) => file.slice(0, -".js".length))
   .sort();
 

@@ -2,10 +2,10 @@
 import autocannon from "autocannon";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort, waitForOk } from "./support.js";
 
 /** The watchdog's entry point, built next to this file by `npm run bench`. */
 const WATCHDOG_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), "../watchdog/main.js");
@@ -241,35 +241,6 @@ async function startWatchdog(
   const base = `http://127.0.0.1:${port}`;
   await waitForOk(`${base}/_/ready`, child);
   return { name, url: `${base}/`, processes: [child] };
-}
-
-/** Polls `url` until it answers 200, failing if the process exits or 20 s pass. */
-async function waitForOk(url: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${url}: the server exited with code ${child.exitCode}`);
-    try {
-      const response = await fetch(url);
-      await response.arrayBuffer();
-      if (response.ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((done) => setTimeout(done, 50));
-  }
-  throw new Error(`${url} did not answer 200 within 20 s`);
-}
-
-/** A port that was free a moment ago (a child cannot be handed a listening socket portably). */
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
 }
 
 function median(values: number[]): number {

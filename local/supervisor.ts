@@ -3,7 +3,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { get } from "node:http";
-import { createServer } from "node:net";
 
 import {
   functionKey,
@@ -14,6 +13,7 @@ import {
 } from "../api/index.js";
 import { parseDurationMs } from "../api/duration.js";
 import type { Clock, Endpoint } from "../gateway/ports.js";
+import { freeLoopbackPort } from "./free-port.js";
 
 /** Where the supervisor publishes each function's replica set (the gateway's MemoryEndpointSource). */
 export interface EndpointSink {
@@ -458,17 +458,5 @@ function readLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void
       partial = "";
     }
     for (const line of lines) if (line !== "") onLine(line);
-  });
-}
-
-/** A loopback port free right now: bound, read and released (the server takes it moments later). */
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
   });
 }
