@@ -2,13 +2,35 @@
 import { pino } from "pino";
 import { loadConfig, type WatchdogConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
+import { awaitSpecialization, type Specialization } from "./pool.js";
 import { Watchdog } from "./watchdog.js";
+
+// FLINT_POOL=1: start as a generic runtime and become a function on POST /_/specialize (pool.ts).
+let specialization: Specialization | undefined;
+if (process.env["FLINT_POOL"] === "1") {
+  const host = process.env["FLINT_HOST"] ?? "0.0.0.0";
+  const port = Number(process.env["FLINT_PORT"] ?? "8080");
+  specialization = await awaitSpecialization(host, port, (address) =>
+    process.stdout.write(
+      `${JSON.stringify({ level: 30, time: Date.now(), pid: process.pid, port: address.port, msg: "pooled" })}\n`,
+    ),
+  );
+  delete process.env["FLINT_POOL"];
+  Object.assign(process.env, specialization.env, { FLINT_PORT: String(specialization.port) });
+  try {
+    process.chdir(specialization.workdir);
+  } catch (error) {
+    specialization.reply(400, { error: `cannot enter ${specialization.workdir}: ${String(error)}` });
+    process.exit(1);
+  }
+}
 
 let config: WatchdogConfig;
 try {
   config = loadConfig(process.env);
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
+  specialization?.reply(400, { error: error.message });
   process.stderr.write(`flint watchdog: invalid configuration: ${error.message}\n`);
   process.exit(1);
 }
@@ -53,7 +75,9 @@ process.on("SIGINT", shutdown);
 try {
   await watchdog.start((address) => logger.info({ host: address.address, port: address.port }, "listening"));
   logger.info({ mode: config.handler.mode }, "ready");
+  specialization?.reply(200, { ready: true });
 } catch (error) {
   logger.fatal({ err: error }, "the handler could not be started");
+  specialization?.reply(500, { error: error instanceof Error ? error.message : String(error) });
   exit(1);
 }
