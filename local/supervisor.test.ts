@@ -162,6 +162,33 @@ spec: { handler: { mode: http, command: ["node", "server.js"] } }`);
     expect(replies.map((r) => (JSON.parse(r.body) as { count: number }).count)).toEqual([1, 1]);
   });
 
+  it("starts a module-mode replica from the pool of generic runtimes, and refills the pool", async () => {
+    const pooled = new ReplicaSupervisor(
+      {
+        ...DEFAULT_SUPERVISOR_OPTIONS,
+        poolSize: 1,
+        watchdogMain: WATCHDOG_MAIN,
+        clock: systemClock,
+        baseEnv: { PATH: process.env["PATH"] ?? "" },
+      },
+      endpoints,
+    );
+    try {
+      pooled.apply(hello("  env: [{ name: GREETING, value: pooled }]"), join(EXAMPLES, "hello"));
+      await waitFor("a pooled runtime", () => pooled.pooledPids().length === 1);
+      const [poolPid] = pooled.pooledPids();
+      pooled.setReplicas(ref, 1);
+      await waitFor("a ready replica", () => ready().length === 1);
+      expect(pooled.replicas(ref).map((r) => r.pid)).toEqual([poolPid]);
+      expect((await call(`${url(ready()[0])}/?name=pool`)).body).toBe("Hello, pool!\n");
+      expect(pooled.logs(ref).some((entry) => entry.line.includes('"msg":"ready"'))).toBe(true);
+      await waitFor("the pool refilled", () => pooled.pooledPids().length === 1);
+      expect(pooled.pooledPids()).not.toContain(poolPid);
+    } finally {
+      await pooled.close();
+    }
+  });
+
   it("removes a function: drains its replicas and forgets it", async () => {
     supervisor.apply(hello("  scale: { min: 1 }"), join(EXAMPLES, "hello"));
     await waitFor("min replicas started", () => ready().length === 1);

@@ -2,7 +2,8 @@
 // port. It starts, probes, drains, restarts and rolls replicas, and publishes them as endpoints.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { get } from "node:http";
+import { get, request } from "node:http";
+import { tmpdir } from "node:os";
 
 import {
   functionKey,
@@ -53,6 +54,11 @@ export interface SupervisorOptions {
   probeIntervalMs: number;
   /** Log lines kept per function. */
   logLines: number;
+  /**
+   * Generic runtimes kept started (FLINT_POOL=1) for module-mode replicas to take over: a replica
+   * then starts by loading its module, not by starting a process. 0 turns the pool off.
+   */
+  poolSize: number;
   onEvent?: (event: SupervisorEvent) => void;
 }
 
@@ -63,6 +69,7 @@ export const DEFAULT_SUPERVISOR_OPTIONS = {
   restartBackoff: { initialMs: 250, maxMs: 30_000 },
   probeIntervalMs: 100,
   logLines: 2_000,
+  poolSize: 0,
 } as const;
 
 /** One log line of a replica, as `flint logs` shows it. */
@@ -94,6 +101,14 @@ interface Replica {
   cancelTimers: (() => void)[];
 }
 
+/** A generic runtime waiting in the pool; its output and exit go wherever it is adopted. */
+interface PooledRuntime {
+  child: ChildProcess;
+  port: number | undefined;
+  onLine: (stream: LogEntry["stream"], line: string) => void;
+  onExit: (code: number | null, signal: NodeJS.Signals | null) => void;
+}
+
 interface Runtime {
   ref: FunctionRef;
   key: string;
@@ -117,6 +132,11 @@ export class ReplicaSupervisor {
   private readonly runtimes = new Map<string, Runtime>();
   private sequence = 0;
   private closed = false;
+  /** Pre-started generic runtimes, ready to be specialized. */
+  private readonly pool: PooledRuntime[] = [];
+  private poolStarting = 0;
+  /** Pooled runtimes that died before use; the pool stops refilling after a few, rather than loop. */
+  private poolFailures = 0;
 
   constructor(
     private readonly options: SupervisorOptions,
@@ -128,6 +148,7 @@ export class ReplicaSupervisor {
    * of the new version start, and the old ones drain once enough new ones are ready.
    */
   apply(fn: FunctionResource, dir: string): void {
+    this.fillPool();
     const key = functionKey(fn.metadata);
     const version = versionOf(fn, dir);
     const runtime = this.runtimes.get(key);
@@ -177,6 +198,11 @@ export class ReplicaSupervisor {
     return { crashes: runtime?.crashes ?? 0, lastExit: runtime?.lastExit };
   }
 
+  /** Process ids of the generic runtimes started and waiting in the pool. */
+  pooledPids(): number[] {
+    return this.pool.map((pooled) => pooled.child.pid ?? -1);
+  }
+
   desiredReplicas(ref: FunctionRef): number | undefined {
     return this.runtimes.get(functionKey(ref))?.desired;
   }
@@ -198,6 +224,10 @@ export class ReplicaSupervisor {
   async close(): Promise<void> {
     this.closed = true;
     const exits: Promise<void>[] = [];
+    for (const pooled of this.pool.splice(0)) {
+      exits.push(new Promise((resolve) => pooled.child.once("exit", () => resolve())));
+      pooled.child.kill("SIGKILL");
+    }
     for (const runtime of this.runtimes.values()) {
       runtime.retryTimer?.();
       for (const replica of runtime.replicas.values()) {
@@ -256,6 +286,12 @@ export class ReplicaSupervisor {
    */
   private spawn(runtime: Runtime): void {
     const { handler } = runtime.fn.spec;
+    const pooled = handler.mode === "module" ? this.pool.shift() : undefined;
+    if (pooled !== undefined) {
+      this.adopt(runtime, pooled);
+      this.fillPool();
+      return;
+    }
     if (handler.mode !== "http" || handler.command === undefined) return this.spawnWith(runtime, {});
     runtime.pendingSpawns++;
     freeLoopbackPort().then(
@@ -298,19 +334,24 @@ export class ReplicaSupervisor {
     runtime.replicas.set(id, replica);
     this.options.onEvent?.({ type: "replica-started", function: runtime.key, replica: id, pid: replica.pid });
 
-    readLines(child.stdout, (line) => {
-      this.log(runtime, replica, "stdout", line);
-      if (replica.port === undefined && line.includes('"listening"'))
-        this.onListening(runtime, replica, line);
-      // The watchdog says "ready" once its handler is loaded: no need to wait for the next probe.
-      else if (replica.state === "starting" && line.includes('"msg":"ready"'))
-        this.markReady(runtime, replica);
-    });
-    readLines(child.stderr, (line) => this.log(runtime, replica, "stderr", line));
+    readLines(child.stdout, (line) => this.replicaLine(runtime, replica, "stdout", line));
+    readLines(child.stderr, (line) => this.replicaLine(runtime, replica, "stderr", line));
     child.once("error", (error) =>
       this.log(runtime, replica, "stderr", `cannot start the watchdog: ${error.message}`),
     );
     child.once("exit", (code, signal) => this.onExit(runtime, replica, code, signal));
+    this.startDeadline(runtime, replica);
+  }
+
+  private replicaLine(runtime: Runtime, replica: Replica, stream: LogEntry["stream"], line: string): void {
+    this.log(runtime, replica, stream, line);
+    if (stream !== "stdout") return;
+    if (replica.port === undefined && line.includes('"listening"')) this.onListening(runtime, replica, line);
+    // The watchdog says "ready" once its handler is loaded: no need to wait for the next probe.
+    else if (replica.state === "starting" && line.includes('"msg":"ready"')) this.markReady(runtime, replica);
+  }
+
+  private startDeadline(runtime: Runtime, replica: Replica): void {
     replica.cancelTimers.push(
       this.options.clock.setTimer(() => {
         if (replica.state !== "spawned" && replica.state !== "starting") return;
@@ -318,6 +359,90 @@ export class ReplicaSupervisor {
         replica.child.kill("SIGKILL");
       }, this.options.startTimeoutMs),
     );
+  }
+
+  /** Keeps `poolSize` generic runtimes started (unless they keep dying). */
+  private fillPool(): void {
+    while (
+      !this.closed &&
+      this.poolFailures < 3 &&
+      this.pool.length + this.poolStarting < this.options.poolSize
+    ) {
+      this.startPooled();
+    }
+  }
+
+  private startPooled(): void {
+    this.poolStarting++;
+    const child = spawn(process.execPath, [this.options.watchdogMain], {
+      cwd: tmpdir(),
+      env: { ...this.options.baseEnv, FLINT_POOL: "1", FLINT_PORT: "0", FLINT_HOST: "127.0.0.1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const pooled: PooledRuntime = {
+      child,
+      port: undefined,
+      onLine: (stream, line) => {
+        if (stream !== "stdout" || pooled.port !== undefined || !line.includes('"msg":"pooled"')) return;
+        const port = (JSON.parse(line) as { port?: unknown }).port;
+        if (typeof port !== "number") return;
+        pooled.port = port;
+        this.poolStarting--;
+        this.pool.push(pooled);
+      },
+      onExit: () => {
+        if (pooled.port === undefined) this.poolStarting--;
+        const index = this.pool.indexOf(pooled);
+        if (index !== -1) this.pool.splice(index, 1);
+        if (!this.closed) this.poolFailures++;
+        this.fillPool();
+      },
+    };
+    readLines(child.stdout, (line) => pooled.onLine("stdout", line));
+    readLines(child.stderr, (line) => pooled.onLine("stderr", line));
+    child.once("error", () => undefined);
+    child.once("exit", (code, signal) => pooled.onExit(code, signal));
+  }
+
+  /** Makes a pooled runtime a replica of `runtime`'s function: POST /_/specialize, ready when it answers 200. */
+  private adopt(runtime: Runtime, pooled: PooledRuntime): void {
+    const id = `${runtime.ref.name}-${++this.sequence}`;
+    const replica: Replica = {
+      ...{
+        id,
+        version: runtime.version,
+        child: pooled.child,
+        pid: pooled.child.pid ?? -1,
+        port: pooled.port,
+      },
+      ...{ state: "starting", startedAtMs: this.options.clock.now(), cancelTimers: [] },
+    };
+    runtime.replicas.set(id, replica);
+    pooled.onLine = (stream, line) => this.replicaLine(runtime, replica, stream, line);
+    pooled.onExit = (code, signal) => this.onExit(runtime, replica, code, signal);
+    this.options.onEvent?.({ type: "replica-started", function: runtime.key, replica: id, pid: replica.pid });
+    this.publish(runtime);
+    this.startDeadline(runtime, replica);
+
+    const body = JSON.stringify({ workdir: runtime.dir, env: watchdogEnv(runtime.fn) });
+    const req = request(
+      { host: "127.0.0.1", port: pooled.port, method: "POST", path: "/_/specialize", agent: false },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (text += chunk));
+        res.once("end", () => {
+          if (res.statusCode === 200) return this.markReady(runtime, replica);
+          this.log(runtime, replica, "stderr", `specialization refused (${res.statusCode}): ${text}`);
+          replica.child.kill("SIGKILL");
+        });
+      },
+    );
+    req.once("error", (error) => {
+      this.log(runtime, replica, "stderr", `cannot specialize: ${error.message}`);
+      replica.child.kill("SIGKILL");
+    });
+    req.end(body);
   }
 
   private onListening(runtime: Runtime, replica: Replica, line: string): void {
