@@ -34,6 +34,8 @@ export interface LocalPlatformOptions {
   rescanMs?: number;
   /** The scaling policy's name (see autoscaler/policies.ts). Default "flint". */
   policy?: string;
+  /** Generic runtimes kept started for module-mode cold starts (see supervisor.ts). Default 2. */
+  poolSize?: number;
   clock?: Clock;
   logger?: Logger;
   onEvent?: (event: PlatformEvent) => void;
@@ -92,6 +94,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   const supervisor = new ReplicaSupervisor(
     {
       ...DEFAULT_SUPERVISOR_OPTIONS,
+      poolSize: options.poolSize ?? 2,
       watchdogMain: WATCHDOG_MAIN,
       clock,
       baseEnv: replicaBaseEnv(options.env),

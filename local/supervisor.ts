@@ -135,6 +135,8 @@ export class ReplicaSupervisor {
   /** Pre-started generic runtimes, ready to be specialized. */
   private readonly pool: PooledRuntime[] = [];
   private poolStarting = 0;
+  /** Every pooled runtime not yet adopted, started or waiting, so close() can stop them all. */
+  private readonly poolChildren = new Set<ChildProcess>();
   /** Pooled runtimes that died before use; the pool stops refilling after a few, rather than loop. */
   private poolFailures = 0;
 
@@ -224,10 +226,13 @@ export class ReplicaSupervisor {
   async close(): Promise<void> {
     this.closed = true;
     const exits: Promise<void>[] = [];
-    for (const pooled of this.pool.splice(0)) {
-      exits.push(new Promise((resolve) => pooled.child.once("exit", () => resolve())));
-      pooled.child.kill("SIGKILL");
+    // Waiting and still-starting pooled runtimes alike: none has a call to finish.
+    for (const child of this.poolChildren) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      exits.push(new Promise((resolve) => child.once("exit", () => resolve())));
+      child.kill("SIGKILL");
     }
+    this.pool.length = 0;
     for (const runtime of this.runtimes.values()) {
       runtime.retryTimer?.();
       for (const replica of runtime.replicas.values()) {
@@ -379,6 +384,7 @@ export class ReplicaSupervisor {
       env: { ...this.options.baseEnv, FLINT_POOL: "1", FLINT_PORT: "0", FLINT_HOST: "127.0.0.1" },
       stdio: ["ignore", "pipe", "pipe"],
     });
+    this.poolChildren.add(child);
     const pooled: PooledRuntime = {
       child,
       port: undefined,
@@ -391,6 +397,7 @@ export class ReplicaSupervisor {
         this.pool.push(pooled);
       },
       onExit: () => {
+        this.poolChildren.delete(child);
         if (pooled.port === undefined) this.poolStarting--;
         const index = this.pool.indexOf(pooled);
         if (index !== -1) this.pool.splice(index, 1);
@@ -418,6 +425,7 @@ export class ReplicaSupervisor {
       ...{ state: "starting", startedAtMs: this.options.clock.now(), cancelTimers: [] },
     };
     runtime.replicas.set(id, replica);
+    this.poolChildren.delete(pooled.child);
     pooled.onLine = (stream, line) => this.replicaLine(runtime, replica, stream, line);
     pooled.onExit = (code, signal) => this.onExit(runtime, replica, code, signal);
     this.options.onEvent?.({ type: "replica-started", function: runtime.key, replica: id, pid: replica.pid });

@@ -9,7 +9,7 @@ import { forgetConnection, saveConnection } from "../connection.js";
 export const upCommand: Command = {
   name: "up",
   summary: "run Flint on this machine with the functions in a folder (default: .)",
-  usage: `usage: flint up [--port N] [--host ADDRESS] [--policy NAME] [DIR]
+  usage: `usage: flint up [--port N] [--host ADDRESS] [--policy NAME] [--pool N] [DIR]
 
 Runs the gateway, the autoscaler and the functions defined by the manifests below DIR (default:
 the current folder) as local processes. Edits to the manifests are picked up while it runs.
@@ -20,6 +20,8 @@ Options:
   -p, --port N          gateway port (default 8080; 0 picks a free one)
       --host ADDRESS    listen address (default 127.0.0.1)
       --policy NAME     autoscaling policy: flint (default), kpa or fixed-keepalive:DURATION
+      --pool N          generic runtimes kept started so module-mode functions start by loading
+                        their module, not a process (default 2; 0 turns it off)
   -h, --help            show this help
 
 The management token is FLINT_AUTH_TOKEN if set, otherwise generated; it is saved with the URL in
@@ -30,6 +32,7 @@ The management token is FLINT_AUTH_TOKEN if set, otherwise generated; it is save
       port: { type: "string", short: "p" },
       host: { type: "string" },
       policy: { type: "string" },
+      pool: { type: "string" },
       help: { type: "boolean", short: "h" },
     });
     if (values.help === true) {
@@ -43,6 +46,10 @@ The management token is FLINT_AUTH_TOKEN if set, otherwise generated; it is save
         `--port must be a port number from 0 to 65535, was ${JSON.stringify(values.port)}`,
       );
     }
+    const poolSize = values.pool === undefined ? undefined : Number(values.pool);
+    if (poolSize !== undefined && !(Number.isInteger(poolSize) && poolSize >= 0 && poolSize <= 64)) {
+      throw new UsageError(`--pool must be a whole number from 0 to 64, was ${JSON.stringify(values.pool)}`);
+    }
     const dir = resolve(io.cwd, positionals[0] ?? ".");
 
     const platform = await startLocalPlatform({
@@ -51,6 +58,7 @@ The management token is FLINT_AUTH_TOKEN if set, otherwise generated; it is save
       port,
       host: values.host,
       policy: values.policy,
+      poolSize,
       onEvent: (event) => io.stdout.write(describeEvent(event)),
     });
     const file = saveConnection(io.env, { url: platform.url, token: platform.token, pid: process.pid });

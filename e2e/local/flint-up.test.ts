@@ -1,6 +1,15 @@
 // End to end on the local platform: `flint up` driven as a user drives it, with real processes.
 import { spawn, type ChildProcess } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -49,17 +58,18 @@ async function flintUp(dir: string, home: string): Promise<Up> {
   return { child, url, token, output: () => output };
 }
 
-/** The watchdog processes `flint up` runs for `fn` ("namespace/name"), from the process table. */
-function replicaPids(parent: number, fn: string): number[] {
+/**
+ * The watchdog processes `flint up` runs in `dir` (a function's folder), from the process table: a
+ * replica runs in its function's folder, whether it was spawned there or a pooled runtime moved there.
+ */
+function replicaPids(parent: number, dir: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid !== parent) continue;
-      const environ = readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
-      if (environ.includes(`FLINT_FUNCTION=${fn}`)) pids.push(Number(entry));
+      if (ppid === parent && readlinkSync(`/proc/${entry}/cwd`) === dir) pids.push(Number(entry));
     } catch {
       // the process went away while we looked
     }
@@ -107,7 +117,7 @@ describe("flint up (local platform, end to end)", () => {
       up.child.kill("SIGTERM");
       await waitFor("flint up to stop", () => up.child.exitCode !== null, { timeoutMs: 30_000 });
     }
-    if (pid !== undefined) expect(replicaPids(pid, "default/slow")).toEqual([]);
+    if (pid !== undefined) expect(replicaPids(pid, join(root, "functions", "slow"))).toEqual([]);
     rmSync(root, { recursive: true, force: true });
   }, 60_000);
 
@@ -154,7 +164,10 @@ describe("flint up (local platform, end to end)", () => {
     await waitFor("slow at zero replicas", async () => (await status("slow")).replicas === 0, {
       timeoutMs: 150_000,
     });
-    await waitFor("no slow processes", () => replicaPids(up.child.pid!, "default/slow").length === 0);
+    await waitFor(
+      "no slow processes",
+      () => replicaPids(up.child.pid!, join(root, "functions", "slow")).length === 0,
+    );
 
     const cold = await call(`${up.url}/function/slow`);
     expect(cold.status).toBe(200);
@@ -199,7 +212,7 @@ describe("flint up (local platform, end to end)", () => {
 
   it("replaces a replica killed with SIGKILL under load, failing only the calls it held", async () => {
     await call(`${up.url}/function/hello`);
-    const [victim] = replicaPids(up.child.pid!, "default/hello");
+    const [victim] = replicaPids(up.child.pid!, join(root, "functions", "hello"));
     expect(victim).toBeDefined();
     let stop = false;
     let succeeded = 0;
@@ -215,7 +228,7 @@ describe("flint up (local platform, end to end)", () => {
     process.kill(victim!, "SIGKILL");
     await waitFor("the replica gone", () => processGone(victim!));
     await waitFor("a replacement", () =>
-      replicaPids(up.child.pid!, "default/hello").some((pid) => pid !== victim),
+      replicaPids(up.child.pid!, join(root, "functions", "hello")).some((pid) => pid !== victim),
     );
     const afterReplacement = succeeded;
     await waitFor("load flowing again", () => succeeded > afterReplacement + 20);
