@@ -1,5 +1,6 @@
 // Benchmark: cold starts. The floor (spawn the watchdog with the handler, first response) against
-// Flint's (a call at zero replicas through the local platform's gateway), in one run, interleaved.
+// Flint's (a call at zero replicas through the local platform's gateway), spawning a process and
+// taking a pre-started runtime from the pool, in one run, interleaved.
 import { spawn } from "node:child_process";
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
@@ -8,7 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { parseFunction } from "../api/index.js";
-import { startLocalPlatform } from "../local/platform.js";
+import { startLocalPlatform, type LocalPlatform } from "../local/platform.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const WATCHDOG_MAIN = join(ROOT, "dist", "watchdog", "main.js");
@@ -71,34 +72,49 @@ export async function run(args: string[]): Promise<void> {
   const rounds = Number(args[args.indexOf("--rounds") + 1] ?? 20) || 20;
   const dir = mkdtempSync(join(tmpdir(), "flint-bench-cold-"));
   cpSync(join(HELLO_DIR, "handler.js"), join(dir, "handler.js"));
-  const platform = await startLocalPlatform({
-    dir,
-    env: { ...process.env, FLINT_AUTH: "none" },
-    port: 0,
-    rescanMs: 3_600_000,
-  });
+  const start = (poolSize: number): Promise<LocalPlatform> =>
+    startLocalPlatform({
+      dir,
+      env: { ...process.env, FLINT_AUTH: "none" },
+      port: 0,
+      rescanMs: 3_600_000,
+      poolSize,
+    });
+  const [spawning, pooled] = await Promise.all([start(0), start(2)]);
   const floor: number[] = [];
   const flint: number[] = [];
+  const flintPool: number[] = [];
+  /** A call to a new function (zero replicas, no history: a true cold start), in ms. */
+  const coldCall = async (platform: LocalPlatform, name: string): Promise<number> => {
+    await platform.store.create(
+      parseFunction(
+        `apiVersion: flint.dev/v1alpha1\nkind: Function\nmetadata: { name: ${name} }\nspec: { handler: { mode: module, entry: handler.js } }\n`,
+      ),
+    );
+    const started = performance.now();
+    const status = await get(`${platform.url}/function/${name}`);
+    if (status !== 200) throw new Error(`${name}: status ${status}`);
+    const elapsed = performance.now() - started;
+    await platform.store.delete({ name, namespace: "default" });
+    return elapsed;
+  };
+  const poolFull = async (): Promise<void> => {
+    for (let waited = 0; pooled.supervisor.pooledPids().length < 2; waited += 10) {
+      if (waited > 20_000) throw new Error("the pool did not refill within 20 s");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
   try {
-    await floorOnce(); // warm the file cache and V8's code cache for both sides
+    await floorOnce(); // warm the file cache and V8's code cache for every path
     for (let i = 0; i < rounds; i++) {
       floor.push(await floorOnce());
-      // A new function each round is at zero replicas with no history: a true cold start.
-      const name = `cold-${i}`;
-      await platform.store.create(
-        parseFunction(
-          `apiVersion: flint.dev/v1alpha1\nkind: Function\nmetadata: { name: ${name} }\nspec: { handler: { mode: module, entry: handler.js } }\n`,
-        ),
-      );
-      const started = performance.now();
-      const status = await get(`${platform.url}/function/${name}`);
-      if (status !== 200) throw new Error(`flint: status ${status}`);
-      flint.push(performance.now() - started);
-      await platform.store.delete({ name, namespace: "default" });
+      flint.push(await coldCall(spawning, `cold-${i}`));
+      await poolFull();
+      flintPool.push(await coldCall(pooled, `pooled-${i}`));
       process.stderr.write(".");
     }
   } finally {
-    await platform.close();
+    await Promise.all([spawning.close(), pooled.close()]);
     rmSync(dir, { recursive: true, force: true });
   }
   process.stderr.write("\n");
@@ -112,5 +128,9 @@ export async function run(args: string[]): Promise<void> {
   console.log(row("floor: spawn watchdog + handler, first response", floor));
   console.log(row("flint: call at zero replicas → response (gateway, autoscaler, supervisor)", flint));
   console.log(`| flint − floor | ${diff(50)} | ${diff(95)} |`);
-  console.log(`\nratio flint/floor at p50: ${(percentile(flint, 50) / percentile(floor, 50)).toFixed(2)}x`);
+  console.log(row("flint with the pool: a pre-started runtime loads the module", flintPool));
+  const ratio = (values: number[]): string => (percentile(values, 50) / percentile(floor, 50)).toFixed(2);
+  console.log(
+    `\nratio to the floor at p50: flint ${ratio(flint)}x, flint with the pool ${ratio(flintPool)}x`,
+  );
 }

@@ -153,6 +153,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     }
   });
 
+  supervisor.fillPool();
   await folder.sync();
   const gateway = createGateway(
     {

@@ -366,8 +366,8 @@ export class ReplicaSupervisor {
     );
   }
 
-  /** Keeps `poolSize` generic runtimes started (unless they keep dying). */
-  private fillPool(): void {
+  /** Keeps `poolSize` generic runtimes started (unless they keep dying); called again as they are used. */
+  fillPool(): void {
     while (
       !this.closed &&
       this.poolFailures < 3 &&
