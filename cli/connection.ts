@@ -11,7 +11,9 @@ export interface Connection {
 
 /** The file `flint up` writes so other `flint` commands find it: $FLINT_HOME or ~/.flint, then local.json. */
 export function connectionFile(env: NodeJS.ProcessEnv): string {
-  return join(env["FLINT_HOME"] ?? join(env["HOME"] ?? homedir(), ".flint"), "local.json");
+  // An empty variable counts as unset, as everywhere in Flint.
+  const home = env["FLINT_HOME"] || join(env["HOME"] || homedir(), ".flint");
+  return join(home, "local.json");
 }
 
 export function saveConnection(env: NodeJS.ProcessEnv, connection: Connection & { pid: number }): string {
