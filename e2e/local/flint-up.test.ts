@@ -58,23 +58,33 @@ async function flintUp(dir: string, home: string): Promise<Up> {
   return { child, url, token, output: () => output };
 }
 
-/**
- * The watchdog processes `flint up` runs in `dir` (a function's folder), from the process table: a
- * replica runs in its function's folder, whether it was spawned there or a pooled runtime moved there.
- */
-function replicaPids(parent: number, dir: string): number[] {
+/** The processes `parent` started that still run, from the process table. */
+function childPids(parent: number): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === parent && readlinkSync(`/proc/${entry}/cwd`) === dir) pids.push(Number(entry));
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === parent) pids.push(Number(entry));
     } catch {
       // the process went away while we looked
     }
   }
   return pids;
+}
+
+/**
+ * The watchdog processes `flint up` runs in `dir` (a function's folder): a replica runs in its
+ * function's folder, whether it was spawned there or a pooled runtime moved there.
+ */
+function replicaPids(parent: number, dir: string): number[] {
+  return childPids(parent).filter((pid) => {
+    try {
+      return readlinkSync(`/proc/${pid}/cwd`) === dir;
+    } catch {
+      return false;
+    }
+  });
 }
 
 function runCli(args: string[], home: string): Promise<{ status: number | null; stdout: string }> {
@@ -112,12 +122,15 @@ describe("flint up (local platform, end to end)", () => {
   }, 60_000);
 
   afterAll(async () => {
-    const pid = up?.child.pid;
+    // Every replica and pooled runtime must go with flint up: taken before, since orphans get a new parent.
+    const children = up?.child.pid === undefined ? [] : childPids(up.child.pid);
+    expect(children.length).toBeGreaterThan(0); // at least the pooled runtimes
     if (up !== undefined && up.child.exitCode === null) {
       up.child.kill("SIGTERM");
       await waitFor("flint up to stop", () => up.child.exitCode !== null, { timeoutMs: 30_000 });
     }
-    if (pid !== undefined) expect(replicaPids(pid, join(root, "functions", "slow"))).toEqual([]);
+    await waitFor("every child of flint up gone", () => children.every(processGone), { timeoutMs: 15_000 });
+    expect(up?.child.exitCode).toBe(0);
     rmSync(root, { recursive: true, force: true });
   }, 60_000);
 
