@@ -1,0 +1,70 @@
+// The image → command mapping of the process kubelet.
+import { join } from "node:path";
+
+import { REPO_ROOT } from "../../watchdog/testing.js";
+import { imageRepository, processFor, UnknownImageError, type ImageContext } from "./images.js";
+
+const context = (image: string, args: string[] = []): ImageContext => ({
+  image,
+  args,
+  podIP: "10.88.1.7",
+  containerPort: undefined,
+  podDir: "/tmp/pod",
+  repoRoot: REPO_ROOT,
+});
+
+describe("imageRepository", () => {
+  it.each([
+    ["nats:2.10-alpine", "nats"],
+    ["docker.io/library/redis:7", "redis"],
+    ["library/nats", "nats"],
+    ["ghcr.io/flint-dev/flint-gateway:0.1.0", "ghcr.io/flint-dev/flint-gateway"],
+    ["ghcr.io/flint-dev/flint-example-hello@sha256:abc", "ghcr.io/flint-dev/flint-example-hello"],
+    ["localhost:5000/x:1", "localhost:5000/x"],
+  ])("%s → %s", (image, repository) => {
+    expect(imageRepository(image)).toBe(repository);
+  });
+});
+
+describe("processFor", () => {
+  it("runs an example image as the watchdog in the example's folder, bound to the pod IP", () => {
+    const spec = processFor(context("ghcr.io/flint-dev/flint-example-hello:1", ["--x"]));
+    expect(spec).toEqual({
+      command: process.execPath,
+      args: [join(REPO_ROOT, "dist", "watchdog", "main.js"), "--x"],
+      cwd: join(REPO_ROOT, "examples", "hello"),
+      env: { FLINT_HOST: "10.88.1.7" },
+    });
+  });
+
+  it("binds the gateway to the pod IP", () => {
+    expect(processFor(context("ghcr.io/flint-dev/flint-gateway:dev")).env).toEqual({
+      FLINT_GATEWAY_HOST: "10.88.1.7",
+    });
+  });
+
+  it("runs nats and redis from the machine on the pod IP and the declared port", () => {
+    expect(processFor({ ...context("nats:2"), containerPort: 4223 }).args).toEqual([
+      "-js",
+      "-a",
+      "10.88.1.7",
+      "-p",
+      "4223",
+      "-sd",
+      "/tmp/pod/nats",
+    ]);
+    expect(processFor(context("redis:7")).args.slice(0, 4)).toEqual([
+      "--bind",
+      "10.88.1.7",
+      "--port",
+      "6379",
+    ]);
+  });
+
+  it.each(["busybox:1", "ghcr.io/flint-dev/flint-example-nope:1", "ghcr.io/flint-dev/flint-example-../x:1"])(
+    "refuses %s with ErrImagePull",
+    (image) => {
+      expect(() => processFor(context(image))).toThrow(UnknownImageError);
+    },
+  );
+});
