@@ -207,6 +207,7 @@ describe("activation", () => {
         peakConcurrency: 2,
         requests: 2,
         readyReplicas: 1,
+        asyncQueued: 0,
       },
       {
         function: "default/sleepy",
@@ -218,6 +219,7 @@ describe("activation", () => {
         peakConcurrency: 1,
         requests: 1,
         readyReplicas: 0,
+        asyncQueued: 0,
       },
     ]);
 

@@ -46,6 +46,18 @@ describe("loadConfig", () => {
       FLINT_SHUTDOWN_TIMEOUT: "10s",
       FLINT_GATEWAY_ID: "gw-1",
       FLINT_LOG_LEVEL: "debug",
+      NATS_URL: "nats://10.0.0.1:4222,nats://10.0.0.2:4222",
+      REDIS_URL: "redis://10.0.0.3:6379/1",
+      FLINT_ASYNC_MAX_BODY: "2Mi",
+      FLINT_ASYNC_CONCURRENCY: "8",
+      FLINT_ASYNC_RETRY_ON: "429,502,503",
+      FLINT_ASYNC_RESULT_MAX_BYTES: "64Ki",
+      FLINT_ASYNC_RECORD_TTL: "1h",
+      FLINT_IDEMPOTENCY_TTL: "2h",
+      FLINT_ASYNC_QUEUE_BYTES: "1Gi",
+      FLINT_DEAD_LETTER_MAX_AGE: "24h",
+      FLINT_CALLBACK_RETRIES: "2",
+      FLINT_CALLBACK_TIMEOUT: "3s",
     });
     expect(config).toEqual({
       port: 0,
@@ -64,7 +76,34 @@ describe("loadConfig", () => {
       shutdownTimeoutMs: 10_000,
       instanceId: "gw-1",
       logLevel: "debug",
+      async: {
+        natsUrl: "nats://10.0.0.1:4222,nats://10.0.0.2:4222",
+        redisUrl: "redis://10.0.0.3:6379/1",
+        maxBodyBytes: 2 * 1024 * 1024,
+        maxInFlight: 8,
+        retryOn: { statuses: new Set([429, 502, 503]), classes: new Set() },
+        resultMaxBytes: 64 * 1024,
+        recordTtlMs: 3600_000,
+        idempotencyTtlMs: 7200_000,
+        queueMaxBytes: 1024 ** 3,
+        deadLetterMaxAgeMs: 24 * 3600_000,
+        callbackMaxRetries: 2,
+        callbackTimeoutMs: 3000,
+      },
     });
+  });
+
+  it.each([
+    ["NATS_URL", "http://127.0.0.1:4222", "NATS_URL must be a URL like nats://127.0.0.1:4222"],
+    ["REDIS_URL", "127.0.0.1:6379", "REDIS_URL must be a URL like redis://127.0.0.1:6379"],
+    [
+      "FLINT_ASYNC_RETRY_ON",
+      "5xx,teapot",
+      'FLINT_ASYNC_RETRY_ON must list statuses and classes like "408,429,5xx"',
+    ],
+    ["FLINT_ASYNC_CONCURRENCY", "0", "FLINT_ASYNC_CONCURRENCY must be an integer from 1 to 10000"],
+  ])("refuses %s=%s", (name, value, message) => {
+    expect(() => loadConfig({ ...TOKEN, [name]: value })).toThrow(message);
   });
 
   it("treats an empty value as unset", () => {

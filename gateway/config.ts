@@ -6,6 +6,7 @@ import {
   isValidFunctionName,
   parseDurationMs,
 } from "../api/index.js";
+import { DEFAULT_RETRY_ON_TEXT, parseRetryOn, type RetryOn } from "./async/retry.js";
 import { ConfigError } from "./errors.js";
 
 /** Who may use the management API (/system/*), and functions that ask for a credential. */
@@ -63,6 +64,36 @@ export interface GatewayConfig {
   readonly instanceId: string;
   /** FLINT_LOG_LEVEL, default info. */
   readonly logLevel: LogLevel;
+  /** Async calls: limits, retries, callbacks, and where the queue and the records live. */
+  readonly async: AsyncGatewayConfig;
+}
+
+/** The async part of the gateway's configuration. */
+export interface AsyncGatewayConfig {
+  /** NATS with JetStream for the call queue; unset: in memory (calls are lost with the process). NATS_URL. */
+  readonly natsUrl: string | undefined;
+  /** Redis for call records and idempotency keys; unset: in memory. REDIS_URL. */
+  readonly redisUrl: string | undefined;
+  /** Largest async request body, in bytes. FLINT_ASYNC_MAX_BODY, default 1Mi. */
+  readonly maxBodyBytes: number;
+  /** Async calls one function may have in flight per gateway. FLINT_ASYNC_CONCURRENCY, default 32. */
+  readonly maxInFlight: number;
+  /** Which function statuses are retried. FLINT_ASYNC_RETRY_ON, default "408,429,5xx". */
+  readonly retryOn: RetryOn;
+  /** Most response body kept for a callback, in bytes. FLINT_ASYNC_RESULT_MAX_BYTES, default 1Mi. */
+  readonly resultMaxBytes: number;
+  /** How long a call record is kept after its last change, in ms. FLINT_ASYNC_RECORD_TTL, default 24h. */
+  readonly recordTtlMs: number;
+  /** How long an Idempotency-Key maps to its call, in ms. FLINT_IDEMPOTENCY_TTL, default 24h. */
+  readonly idempotencyTtlMs: number;
+  /** Bytes the queue of pending calls may hold (JetStream max_bytes). FLINT_ASYNC_QUEUE_BYTES, default 1Gi. */
+  readonly queueMaxBytes: number;
+  /** How long dead letters are kept, in ms. FLINT_DEAD_LETTER_MAX_AGE, default 168h. */
+  readonly deadLetterMaxAgeMs: number;
+  /** Retries of a failed callback POST. FLINT_CALLBACK_RETRIES, default 5. */
+  readonly callbackMaxRetries: number;
+  /** One callback POST's deadline, in ms. FLINT_CALLBACK_TIMEOUT, default 10s. */
+  readonly callbackTimeoutMs: number;
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -105,7 +136,59 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     shutdownTimeoutMs: duration("FLINT_SHUTDOWN_TIMEOUT", read, 30_000, 0),
     instanceId: read("FLINT_GATEWAY_ID") ?? hostname(),
     logLevel: logLevel(read),
+    async: Object.freeze(asyncConfig(read)),
   });
+}
+
+function asyncConfig(read: (name: string) => string | undefined): AsyncGatewayConfig {
+  const retryOnText = read("FLINT_ASYNC_RETRY_ON") ?? DEFAULT_RETRY_ON_TEXT;
+  let retryOn: RetryOn;
+  try {
+    retryOn = parseRetryOn(retryOnText);
+  } catch (error) {
+    throw new ConfigError(
+      "FLINT_ASYNC_RETRY_ON",
+      `FLINT_ASYNC_RETRY_ON must list statuses and classes like "408,429,5xx": ${(error as Error).message}`,
+    );
+  }
+  return {
+    natsUrl: url("NATS_URL", read, ["nats:", "tls:"]),
+    redisUrl: url("REDIS_URL", read, ["redis:", "rediss:"]),
+    maxBodyBytes: bytes("FLINT_ASYNC_MAX_BODY", read, 1024 ** 2),
+    maxInFlight: integer("FLINT_ASYNC_CONCURRENCY", read, 32, 1, 10_000),
+    retryOn,
+    resultMaxBytes: bytes("FLINT_ASYNC_RESULT_MAX_BYTES", read, 1024 ** 2),
+    recordTtlMs: duration("FLINT_ASYNC_RECORD_TTL", read, 24 * 3600_000, 1000),
+    idempotencyTtlMs: duration("FLINT_IDEMPOTENCY_TTL", read, 24 * 3600_000, 1000),
+    queueMaxBytes: bytes("FLINT_ASYNC_QUEUE_BYTES", read, 1024 ** 3),
+    deadLetterMaxAgeMs: duration("FLINT_DEAD_LETTER_MAX_AGE", read, 168 * 3600_000, 1000),
+    callbackMaxRetries: integer("FLINT_CALLBACK_RETRIES", read, 5, 0, 100),
+    callbackTimeoutMs: duration("FLINT_CALLBACK_TIMEOUT", read, 10_000, 1),
+  };
+}
+
+function url(
+  name: string,
+  read: (name: string) => string | undefined,
+  protocols: string[],
+): string | undefined {
+  const text = read(name);
+  if (text === undefined) return undefined;
+  for (const part of text.split(",")) {
+    let protocol: string | undefined;
+    try {
+      protocol = new URL(part.trim()).protocol;
+    } catch {
+      protocol = undefined;
+    }
+    if (protocol === undefined || !protocols.includes(protocol)) {
+      throw new ConfigError(
+        name,
+        `${name} must be a URL like ${protocols[0]}//127.0.0.1:${name === "NATS_URL" ? 4222 : 6379}, was ${JSON.stringify(text)}`,
+      );
+    }
+  }
+  return text;
 }
 
 function authConfig(read: (name: string) => string | undefined): AuthConfig {

@@ -23,6 +23,11 @@ export type GatewayErrorCode =
   | "QUEUE_TIMEOUT"
   | "SHUTTING_DOWN"
   | "CALL_TIMEOUT"
+  | "CALL_NOT_FOUND"
+  | "DEAD_LETTER_NOT_FOUND"
+  | "ASYNC_DISABLED"
+  | "QUEUE_UNAVAILABLE"
+  | "RECORDS_UNAVAILABLE"
   | "INTERNAL";
 
 /** Base class: callers branch on `code` or `instanceof`, never on the message. */
@@ -258,6 +263,53 @@ export class CallTimeoutError extends GatewayError {
   }
 }
 
+/** No async call record with that id (never accepted, or older than FLINT_ASYNC_RECORD_TTL). */
+export class CallNotFoundError extends GatewayError {
+  readonly code = "CALL_NOT_FOUND";
+  constructor(readonly callId: string) {
+    super(`no async call ${callId}: it was never accepted, or its record expired`);
+    this.name = "CallNotFoundError";
+  }
+}
+
+/** A redrive named a dead letter that is not (or no longer) there. */
+export class DeadLetterNotFoundError extends GatewayError {
+  readonly code = "DEAD_LETTER_NOT_FOUND";
+  constructor(readonly id: string) {
+    super(`no dead letter ${id}: it was redriven or purged, or never existed`);
+    this.name = "DeadLetterNotFoundError";
+  }
+}
+
+/** This gateway was started without a call queue, so it takes no async calls. */
+export class AsyncDisabledError extends GatewayError {
+  readonly code = "ASYNC_DISABLED";
+  constructor() {
+    super("async calls are not enabled on this gateway");
+    this.name = "AsyncDisabledError";
+  }
+}
+
+/** NATS JetStream did not take or give calls; nothing was accepted. */
+export class QueueUnavailableError extends GatewayError {
+  readonly code = "QUEUE_UNAVAILABLE";
+  override readonly retryAfterSeconds = 1;
+  constructor(detail: string, options?: ErrorOptions) {
+    super(`the async call queue is unavailable: ${detail}`, options);
+    this.name = "QueueUnavailableError";
+  }
+}
+
+/** Redis did not answer; nothing was accepted (or the record cannot be read now). */
+export class RecordsUnavailableError extends GatewayError {
+  readonly code = "RECORDS_UNAVAILABLE";
+  override readonly retryAfterSeconds = 1;
+  constructor(detail: string, options?: ErrorOptions) {
+    super(`the call record store is unavailable: ${detail}`, options);
+    this.name = "RecordsUnavailableError";
+  }
+}
+
 /** An environment variable has a value the gateway cannot use. Thrown by `loadConfig` only. */
 export class ConfigError extends Error {
   readonly code = "CONFIG_INVALID";
@@ -280,6 +332,8 @@ export function httpStatusOf(code: GatewayErrorCode): number {
       return 401;
     case "NOT_FOUND":
     case "FUNCTION_NOT_FOUND":
+    case "CALL_NOT_FOUND":
+    case "DEAD_LETTER_NOT_FOUND":
       return 404;
     case "REQUEST_TIMEOUT":
       return 408;
@@ -304,6 +358,9 @@ export function httpStatusOf(code: GatewayErrorCode): number {
     case "ACTIVATION_TIMEOUT":
     case "QUEUE_TIMEOUT":
     case "SHUTTING_DOWN":
+    case "ASYNC_DISABLED":
+    case "QUEUE_UNAVAILABLE":
+    case "RECORDS_UNAVAILABLE":
       return 503;
     case "CALL_TIMEOUT":
       return 504;

@@ -16,6 +16,7 @@ import {
   type PoolSnapshot,
 } from "./dispatcher.js";
 import {
+  AsyncDisabledError,
   BadRequestError,
   FunctionNotFoundError,
   HeadersTooLargeError,
@@ -39,6 +40,8 @@ import { CALL_PREFIX } from "./route.js";
 import { readRequestHead } from "./headers.js";
 import { CallHandler, writeError, type FunctionRoute } from "./proxy.js";
 import { ConcurrencyReporter } from "./stats.js";
+import { ASYNC_PREFIX, AsyncCalls, CALLS_PATH } from "./async/async-calls.js";
+import type { CallQueue, CallRecords } from "./async/ports.js";
 
 /** Connections the kernel may hold for accept(); capped by net.core.somaxconn. */
 const LISTEN_BACKLOG = 4096;
@@ -59,6 +62,8 @@ export interface GatewayDeps {
   readonly version?: string;
   /** Replicas and logs for the management API, where the platform has them (the local platform). */
   readonly runtime?: FunctionRuntime;
+  /** The call queue and call records for /async-function/; without them async calls get 503. */
+  readonly async?: { readonly queue: CallQueue; readonly records: CallRecords };
 }
 
 export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway {
@@ -68,6 +73,8 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
 export class Gateway {
   readonly server: Server;
   readonly metrics: GatewayMetrics;
+  /** Async calls, when the gateway has a queue. */
+  readonly asyncCalls: AsyncCalls | undefined;
   private readonly routes = new Map<string, FunctionRoute & { unsubscribe: () => void }>();
   private readonly budget: QueueBudget;
   private readonly limits: PoolLimits;
@@ -109,8 +116,36 @@ export class Gateway {
       defaultNamespace: config.defaultNamespace,
       draining: () => this.draining,
     });
+    this.asyncCalls =
+      deps.async === undefined
+        ? undefined
+        : new AsyncCalls({
+            queue: deps.async.queue,
+            records: deps.async.records,
+            config: {
+              maxBodyBytes: config.async.maxBodyBytes,
+              maxInFlight: config.async.maxInFlight,
+              retryOn: config.async.retryOn,
+              resultMaxBytes: config.async.resultMaxBytes,
+              callbackRetry: {
+                maxRetries: config.async.callbackMaxRetries,
+                initialBackoffMs: 1000,
+                maxBackoffMs: 60_000,
+              },
+              callbackTimeoutMs: config.async.callbackTimeoutMs,
+              drainTimeoutMs: config.shutdownTimeoutMs,
+            },
+            activationTimeoutMs: config.activationTimeoutMs,
+            credentials,
+            clock: this.clock,
+            logger: this.logger,
+            registry: this.metrics.registry,
+            defaultNamespace: config.defaultNamespace,
+            draining: () => this.draining,
+          });
     const startedMs = this.clock.now();
     this.management = createManagementApp({
+      asyncCalls: this.asyncCalls,
       store: deps.store,
       scaleTarget: deps.scaleTarget,
       credentials,
@@ -148,9 +183,11 @@ export class Gateway {
         key: pool.key,
         window: pool.window,
         readyReplicas: pool.readyReplicas,
+        asyncQueued: this.asyncCalls?.queued(pool.key) ?? 0,
       })),
     );
     this.reporter.start();
+    this.asyncCalls?.start();
     this.unwatch = deps.store.watch(this.onFunctionEvent);
   }
 
@@ -209,6 +246,7 @@ export class Gateway {
     this.closed = true;
     this.draining = true;
     this.unwatch();
+    await this.asyncCalls?.close();
     this.reporter.flush();
     this.reporter.stop();
     for (const route of this.routes.values()) {
@@ -237,6 +275,11 @@ export class Gateway {
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? "/";
     if (url.startsWith(CALL_PREFIX)) return this.calls.handle(req, res);
+    if (url.startsWith(ASYNC_PREFIX) && !(req.method === "GET" && url.startsWith(CALLS_PATH))) {
+      if (this.asyncCalls !== undefined) return this.asyncCalls.submit(req, res);
+      const head = readRequestHead(req.rawHeaders);
+      return writeError(req, res, head, new AsyncDisabledError(), head.callId ?? "none", this.draining);
+    }
     if (req.headers.host === undefined && req.httpVersionMinor === 1) {
       return writeError(req, res, readRequestHead(req.rawHeaders), new MissingHostError(), "none", true);
     }
@@ -288,6 +331,7 @@ export class Gateway {
     const existing = this.routes.get(key);
     if (existing !== undefined) {
       existing.pool.configure(settings);
+      this.asyncCalls?.putFunction(fn, existing);
       return;
     }
     const ref = { name: fn.metadata.name, namespace: fn.metadata.namespace };
@@ -304,6 +348,7 @@ export class Gateway {
     const route = { pool, metrics: this.metrics.forFunction(key), unsubscribe: (): void => undefined };
     this.routes.set(key, route);
     route.unsubscribe = this.deps.endpoints.subscribe(ref, (endpoints) => pool.update(endpoints));
+    this.asyncCalls?.putFunction(fn, route);
   }
 
   private deleteFunction(ref: FunctionRef): void {
@@ -311,6 +356,7 @@ export class Gateway {
     const route = this.routes.get(key);
     if (route === undefined) return;
     this.routes.delete(key);
+    this.asyncCalls?.deleteFunction(ref);
     route.unsubscribe();
     route.pool.close(new FunctionNotFoundError(key));
     route.metrics.forget();

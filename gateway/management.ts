@@ -19,9 +19,11 @@ import {
   FunctionNotFoundError,
   RouteNotFoundError,
   UnauthorizedError,
+  AsyncDisabledError,
   errorResponse,
 } from "./errors.js";
 import type { FunctionRuntime, FunctionStore, ScaleTarget } from "./ports.js";
+import type { AsyncCalls } from "./async/async-calls.js";
 
 export interface ManagementOptions {
   readonly store: FunctionStore;
@@ -36,7 +38,12 @@ export interface ManagementOptions {
   readonly info: () => Record<string, unknown>;
   /** Replicas and logs for /system/functions/:name/replicas and /logs; 404 when absent. */
   readonly runtime?: FunctionRuntime;
+  /** Call records and dead letters; async routes answer 503 when absent. */
+  readonly asyncCalls?: AsyncCalls | undefined;
 }
+
+/** Most dead letters one GET /system/async/dead-letters returns. */
+const MAX_DEAD_LETTERS = 1000;
 
 /** Most log lines one GET /system/functions/:name/logs returns. */
 const MAX_LOG_LINES = 10_000;
@@ -68,6 +75,12 @@ export function createManagementApp(options: ManagementOptions): express.Express
   app.get("/metrics", async (_req, res) => {
     const text = await registry.metrics();
     res.type(registry.contentType).send(text);
+  });
+
+  app.get("/async-function/calls/:id", async (req, res) => {
+    const id = req.params["id"] ?? "";
+    if (!CALL_ID_RE.test(id)) throw new BadRequestError(`${JSON.stringify(id)} is not a call id`);
+    res.json(await requireAsync(options.asyncCalls).record(id));
   });
 
   const system = express.Router();
@@ -169,6 +182,37 @@ export function createManagementApp(options: ManagementOptions): express.Express
     res.status(202).json({ function: `${ref.namespace}/${ref.name}`, replicas });
   });
 
+  system.get("/async/dead-letters", async (req, res) => {
+    const calls = requireAsync(options.asyncCalls);
+    const limit = limitFrom(req, 100, MAX_DEAD_LETTERS);
+    const letters = await calls.listDead(functionFrom(req, options.defaultNamespace), limit);
+    res.json({
+      items: letters.map(({ id, call, attempts, deadAtMs }) => ({
+        id,
+        callId: call.callId,
+        function: `${call.function.namespace}/${call.function.name}`,
+        method: call.method,
+        path: call.path,
+        bodyBytes: call.body.byteLength,
+        acceptedAtMs: call.acceptedAtMs,
+        deadAtMs,
+        attempts,
+      })),
+    });
+  });
+
+  system.post("/async/dead-letters/redrive", async (req, res) => {
+    const calls = requireAsync(options.asyncCalls);
+    const id = typeof req.query["id"] === "string" ? req.query["id"] : undefined;
+    const redriven = await calls.redrive(functionFrom(req, options.defaultNamespace), id);
+    res.json({ redriven });
+  });
+
+  system.delete("/async/dead-letters", async (req, res) => {
+    const calls = requireAsync(options.asyncCalls);
+    res.json({ purged: await calls.purgeDead(functionFrom(req, options.defaultNamespace)) });
+  });
+
   app.use("/system", system);
   app.use((req, _res, next) => next(new RouteNotFoundError(req.method, req.path)));
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
@@ -184,6 +228,30 @@ export function createManagementApp(options: ManagementOptions): express.Express
     res.status(response.status).set(response.headers).send(response.body);
   });
   return app;
+}
+
+function requireAsync(calls: AsyncCalls | undefined): AsyncCalls {
+  if (calls === undefined) throw new AsyncDisabledError();
+  return calls;
+}
+
+/** ?function=name or name.namespace, or undefined for all functions. */
+function functionFrom(req: Request, defaultNamespace: string): FunctionRef | undefined {
+  const value: unknown = req.query["function"];
+  if (value === undefined) return undefined;
+  const text = typeof value === "string" ? value : "";
+  const ref = parseFunctionRef(text, defaultNamespace);
+  if (ref === undefined) throw new BadFunctionNameError(text);
+  return ref;
+}
+
+function limitFrom(req: Request, fallback: number, max: number): number {
+  const text = typeof req.query["limit"] === "string" ? req.query["limit"] : String(fallback);
+  const limit = Number(text);
+  if (!Number.isInteger(limit) || limit < 1 || limit > max) {
+    throw new BadRequestError(`?limit= must be a whole number from 1 to ${max}, was ${JSON.stringify(text)}`);
+  }
+  return limit;
 }
 
 function requireRuntime(runtime: FunctionRuntime | undefined, req: Request): FunctionRuntime {

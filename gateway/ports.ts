@@ -73,6 +73,11 @@ export interface ConcurrencySample {
   readonly requests: number;
   /** Replicas taking calls at the end of the window, as this gateway sees them. */
   readonly readyReplicas: number;
+  /**
+   * Async calls pending in the function's queue (shared by all gateways: take the largest report of a
+   * window, do not add them up). Calls a consumer has taken are already in averageConcurrency.
+   */
+  readonly asyncQueued: number;
 }
 
 /** Where the gateway publishes what the autoscaler needs: NATS on Kubernetes, in memory locally. */

@@ -11,11 +11,11 @@ export interface CallPath {
 
 /**
  * `/function/hello/a/b?x=1` → `{ functionText: "hello", upstreamPath: "/a/b?x=1" }`. The caller has
- * checked that `url` starts with CALL_PREFIX. The remainder is passed on byte for byte: the replica
+ * checked that `url` starts with `prefix` (CALL_PREFIX, or the async one). The remainder is passed on byte for byte: the replica
  * serves only its own function, so a `..` in it cannot reach anything else.
  */
-export function parseCallPath(url: string): CallPath {
-  const start = CALL_PREFIX.length;
+export function parseCallPath(url: string, prefix = CALL_PREFIX): CallPath {
+  const start = prefix.length;
   let end = start;
   while (end < url.length) {
     const c = url.charCodeAt(end);

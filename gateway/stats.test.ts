@@ -71,8 +71,8 @@ describe("ConcurrencyReporter", () => {
     const hello = new ConcurrencyWindow(clock.now());
     const idle = new ConcurrencyWindow(clock.now());
     const reporter = new ConcurrencyReporter(clock, bus, "gw-1", () => [
-      { key: "default/hello", window: hello, readyReplicas: 2 },
-      { key: "default/idle", window: idle, readyReplicas: 0 },
+      { key: "default/hello", window: hello, readyReplicas: 2, asyncQueued: 0 },
+      { key: "default/idle", window: idle, readyReplicas: 0, asyncQueued: 0 },
     ]);
     reporter.start();
     hello.admit(clock.now());
@@ -92,6 +92,7 @@ describe("ConcurrencyReporter", () => {
         peakConcurrency: 1,
         requests: 1,
         readyReplicas: 2,
+        asyncQueued: 0,
       },
       {
         function: "default/hello",
@@ -103,6 +104,7 @@ describe("ConcurrencyReporter", () => {
         peakConcurrency: 1,
         requests: 0,
         readyReplicas: 2,
+        asyncQueued: 0,
       },
     ]);
     expect(clock.pendingTimers).toBe(0);

@@ -99,11 +99,22 @@ export class ConcurrencyWindow {
   }
 }
 
+/** The figures of a window with no call in it, sent when only the async backlog is news. */
+const IDLE_FIGURES = {
+  averageConcurrency: 0,
+  averageQueued: 0,
+  peakConcurrency: 0,
+  requests: 0,
+  windowMs: 1000,
+} as const;
+
 /** What the reporter needs to know about each function at the end of a window. */
 export interface ReportedFunction {
   readonly key: string;
   readonly window: ConcurrencyWindow;
   readonly readyReplicas: number;
+  /** Async calls pending in the function's queue, as last read. */
+  readonly asyncQueued: number;
 }
 
 /** Closes every function's window on each whole second of the clock and publishes the samples. */
@@ -126,13 +137,14 @@ export class ConcurrencyReporter {
     const nowMs = this.clock.now();
     const timestampMs = Math.round(nowMs / WINDOW_MS) * WINDOW_MS;
     for (const fn of this.functions()) {
-      const figures = fn.window.close(nowMs);
+      const figures = fn.window.close(nowMs) ?? (fn.asyncQueued > 0 ? IDLE_FIGURES : undefined);
       if (figures === undefined) continue;
       const sample: ConcurrencySample = {
         function: fn.key,
         source: this.source,
         timestampMs,
         readyReplicas: fn.readyReplicas,
+        asyncQueued: fn.asyncQueued,
         ...figures,
       };
       this.bus.publishConcurrency(sample);

@@ -28,7 +28,13 @@ function sample(clock: ManualClock, averageConcurrency: number, source = "gw-1")
   const timestampMs = Math.floor(clock.now() / 1000) * 1000;
   return {
     ...{ function: "default/hello", source, timestampMs, windowMs: 1000, averageConcurrency },
-    ...{ averageQueued: 0, peakConcurrency: Math.ceil(averageConcurrency), requests: 1, readyReplicas: 1 },
+    ...{
+      averageQueued: 0,
+      peakConcurrency: Math.ceil(averageConcurrency),
+      requests: 1,
+      readyReplicas: 1,
+      asyncQueued: 0,
+    },
   };
 }
 

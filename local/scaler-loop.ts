@@ -39,6 +39,8 @@ interface Tracked {
   /** End of the newest stats window seen, and the sum over gateways of its average concurrency. */
   windowEndMs: number;
   concurrency: number;
+  /** The async backlog in that window: the largest report, as every gateway sees the same queue. */
+  queueDepth: number;
 }
 
 /** Runs one policy over every tracked function. */
@@ -76,7 +78,7 @@ export class ScalerLoop {
     const ref = { name: fn.metadata.name, namespace: fn.metadata.namespace };
     this.functions.set(key, {
       ...{ ref, settings, state: this.policy.initialState(now), desired: settings.min },
-      ...{ windowEndMs: 0, concurrency: 0 },
+      ...{ windowEndMs: 0, concurrency: 0, queueDepth: 0 },
     });
     this.target.setReplicas(ref, settings.min);
   }
@@ -92,8 +94,10 @@ export class ScalerLoop {
     if (sample.timestampMs > tracked.windowEndMs) {
       tracked.windowEndMs = sample.timestampMs;
       tracked.concurrency = 0;
+      tracked.queueDepth = 0;
     }
     tracked.concurrency += sample.averageConcurrency;
+    tracked.queueDepth = Math.max(tracked.queueDepth, sample.asyncQueued);
   }
 
   /** A call is waiting for `ref`, which has no ready replica: decide now. */
@@ -133,8 +137,11 @@ export class ScalerLoop {
 
   /** The newest second's concurrency, or 0 when no gateway has reported for two windows (idle). */
   private concurrencyNow(tracked: Tracked): number {
-    const ageMs = this.options.clock.now() - tracked.windowEndMs;
-    return ageMs <= 2 * this.options.tickMs ? tracked.concurrency : 0;
+    return this.isFresh(tracked) ? tracked.concurrency : 0;
+  }
+
+  private isFresh(tracked: Tracked): boolean {
+    return this.options.clock.now() - tracked.windowEndMs <= 2 * this.options.tickMs;
   }
 
   private decide(
@@ -147,7 +154,7 @@ export class ScalerLoop {
       ...figures,
       readyReplicas: counts.ready,
       startingReplicas: counts.starting,
-      queueDepth: 0,
+      queueDepth: this.isFresh(tracked) ? tracked.queueDepth : 0,
     };
     const decision = this.policy.decide(tracked.settings, observed, tracked.state, this.options.clock.now());
     tracked.state = decision.next;

@@ -12,7 +12,7 @@ import { validateFunction, type FunctionRef, type FunctionResource } from "../..
 import { systemClock } from "../clock.js";
 import { loadConfig } from "../config.js";
 import { MemoryFunctionStore } from "../function-store.js";
-import { createGateway, type Gateway } from "../gateway.js";
+import { createGateway, type Gateway, type GatewayDeps } from "../gateway.js";
 import { MemoryEndpointSource } from "../memory.js";
 import type { Bus, Clock, ConcurrencySample, Endpoint, FunctionRuntime, ScaleTarget } from "../ports.js";
 
@@ -183,7 +183,13 @@ export interface TestGateway {
 
 /** Starts a gateway on a free port with in-memory ports; `env` adds FLINT_* settings. */
 export async function startGateway(
-  options: { env?: Record<string, string>; clock?: Clock; logger?: Logger; runtime?: FunctionRuntime } = {},
+  options: {
+    env?: Record<string, string>;
+    clock?: Clock;
+    logger?: Logger;
+    runtime?: FunctionRuntime;
+    async?: GatewayDeps["async"];
+  } = {},
 ): Promise<TestGateway> {
   const config = loadConfig({ FLINT_GATEWAY_PORT: "0", FLINT_AUTH_TOKEN: TOKEN, ...options.env });
   const store = new MemoryFunctionStore(options.clock ?? systemClock);
@@ -193,7 +199,7 @@ export async function startGateway(
   const gateway = createGateway(
     {
       ...{ store, endpoints, scaleTarget, bus, clock: options.clock, logger: options.logger },
-      ...{ platform: "test", runtime: options.runtime },
+      ...{ platform: "test", runtime: options.runtime, async: options.async },
     },
     config,
   );

@@ -1,0 +1,373 @@
+// Async calls in the gateway: accepting POST /async-function/... into the durable queue (202 + X-Call-Id),
+// one consumer per known function, the callback sender, the backlog reader, and the dead-letter admin.
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { functionKey, parseFunctionRef, type FunctionRef, type FunctionResource } from "../../api/index.js";
+import type { Credentials } from "../auth.js";
+import type { ReplicaPool } from "../dispatcher.js";
+import {
+  BadFunctionNameError,
+  BadRequestError,
+  BodyTooLargeError,
+  CallNotFoundError,
+  ClientClosedError,
+  DeadLetterNotFoundError,
+  FunctionNotFoundError,
+  GatewayError,
+  MissingHostError,
+  UnauthorizedError,
+} from "../errors.js";
+import { readRequestHead, upstreamHeaders, type RequestHead } from "../headers.js";
+import type { FunctionMetrics } from "../metrics.js";
+import type { Clock } from "../ports.js";
+import { writeError } from "../proxy.js";
+import { parseCallPath } from "../route.js";
+import { CallbackSender } from "./callbacks.js";
+import { FunctionConsumer } from "./consumer.js";
+import { AsyncMetrics } from "./metrics.js";
+import type { CallQueue, CallRecord, CallRecords, DeadLetter, QueuedCall } from "./ports.js";
+import type { RetryOn, RetrySettings } from "./retry.js";
+
+export const ASYNC_PREFIX = "/async-function/";
+/** GET /async-function/calls/:id reads a call's record (so a function named "calls" cannot be read by GET). */
+export const CALLS_PATH = "/async-function/calls/";
+
+/** Headers that are the gateway's business, not the function's. */
+const GATEWAY_HEADERS = new Set(["x-callback-url", "idempotency-key", "content-length"]);
+const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,255}$/;
+/** How often each function's backlog is read from the queue, in ms. */
+const DEPTH_INTERVAL_MS = 1000;
+
+/** The gateway's async settings (see GatewayConfig). */
+export interface AsyncConfig {
+  /** Largest body an async call may carry, in bytes. FLINT_ASYNC_MAX_BODY, default 1Mi. */
+  readonly maxBodyBytes: number;
+  /** Async calls one function may have in flight per gateway. FLINT_ASYNC_CONCURRENCY, default 32. */
+  readonly maxInFlight: number;
+  readonly retryOn: RetryOn;
+  /** Most response body kept for a callback, in bytes. FLINT_ASYNC_RESULT_MAX_BYTES, default 1Mi. */
+  readonly resultMaxBytes: number;
+  readonly callbackRetry: RetrySettings;
+  readonly callbackTimeoutMs: number;
+  /** On shutdown, how long async calls in flight may take to finish, in ms. */
+  readonly drainTimeoutMs: number;
+}
+
+export interface AsyncCallsOptions {
+  readonly queue: CallQueue;
+  readonly records: CallRecords;
+  readonly config: AsyncConfig;
+  readonly activationTimeoutMs: number;
+  readonly credentials: Credentials;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly defaultNamespace: string;
+  readonly draining: () => boolean;
+  /** Default Math.random; tests pass a seeded one. */
+  readonly random?: () => number;
+}
+
+/** A function as async calls need it: its pool (shared with sync calls) and its metrics. */
+export interface AsyncRoute {
+  readonly pool: ReplicaPool;
+  readonly metrics: FunctionMetrics;
+}
+
+export class AsyncCalls {
+  readonly metrics: AsyncMetrics;
+  private readonly consumers = new Map<string, FunctionConsumer>();
+  private readonly routes = new Map<string, AsyncRoute>();
+  private readonly callbacks: CallbackSender;
+  private cancelDepth: (() => void) | undefined;
+  private closed = false;
+
+  constructor(private readonly options: AsyncCallsOptions) {
+    this.metrics = new AsyncMetrics(options.registry);
+    const random = options.random ?? Math.random;
+    this.callbacks = new CallbackSender({
+      queue: options.queue,
+      records: options.records,
+      clock: options.clock,
+      logger: options.logger.child({ component: "callbacks" }),
+      metrics: this.metrics,
+      random,
+      retry: options.config.callbackRetry,
+      timeoutMs: options.config.callbackTimeoutMs,
+    });
+  }
+
+  start(): void {
+    this.callbacks.start();
+    this.scheduleDepth();
+  }
+
+  /** A function appeared or changed: start its consumer or give it the new spec. */
+  putFunction(fn: FunctionResource, route: AsyncRoute): void {
+    const key = functionKey(fn.metadata);
+    this.routes.set(key, route);
+    const existing = this.consumers.get(key);
+    if (existing !== undefined) return existing.configure(fn);
+    const ref = { name: fn.metadata.name, namespace: fn.metadata.namespace };
+    const { config } = this.options;
+    const consumer = new FunctionConsumer(ref, fn, route.pool, route.metrics, {
+      queue: this.options.queue,
+      records: this.options.records,
+      clock: this.options.clock,
+      logger: this.options.logger,
+      metrics: this.metrics,
+      random: this.options.random ?? Math.random,
+      maxInFlight: config.maxInFlight,
+      retryOn: config.retryOn,
+      resultMaxBytes: config.resultMaxBytes,
+      activationTimeoutMs: this.options.activationTimeoutMs,
+    });
+    this.consumers.set(key, consumer);
+    if (!this.closed) consumer.start();
+  }
+
+  /** A function was deleted: stop consuming (its queued calls stay until it is back or purged). */
+  deleteFunction(ref: FunctionRef): void {
+    const key = functionKey(ref);
+    this.routes.delete(key);
+    const consumer = this.consumers.get(key);
+    if (consumer === undefined) return;
+    this.consumers.delete(key);
+    this.metrics.forget(key);
+    void consumer.stop(0);
+  }
+
+  /** The function's async backlog as last read, for the autoscaler. */
+  queued(key: string): number {
+    return this.consumers.get(key)?.queued ?? 0;
+  }
+
+  /** Stops taking calls and callbacks; waits for calls in flight up to the drain timeout. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.cancelDepth?.();
+    const deadlineMs = this.options.config.drainTimeoutMs;
+    await Promise.all([...this.consumers.values()].map((consumer) => consumer.stop(deadlineMs)));
+    await this.callbacks.stop();
+    await Promise.all([this.options.queue.close(), this.options.records.close()]);
+  }
+
+  /** Serves POST (or any method) /async-function/:name[/*]: store the call, answer 202. */
+  submit(req: IncomingMessage, res: ServerResponse): void {
+    const head = readRequestHead(req.rawHeaders);
+    const callId = head.callId ?? randomUUID();
+    this.accept(req, head, callId).then(
+      (accepted) => {
+        const headers: Record<string, string> = {
+          "content-type": "application/json; charset=utf-8",
+          "x-call-id": accepted.callId,
+          location: `${CALLS_PATH}${accepted.callId}`,
+        };
+        if (accepted.replayed) headers["x-flint-idempotent-replay"] = "true";
+        if (this.options.draining()) headers["connection"] = "close";
+        res.writeHead(202, headers);
+        res.end(JSON.stringify({ callId: accepted.callId, status: `${CALLS_PATH}${accepted.callId}` }));
+      },
+      (error: unknown) => {
+        if (error instanceof ClientClosedError) return;
+        if (!(error instanceof GatewayError)) {
+          this.options.logger.error({ callId, err: error }, "async call not accepted");
+        }
+        writeError(req, res, head, error, callId, this.options.draining());
+      },
+    );
+  }
+
+  /** The record behind GET /async-function/calls/:id. */
+  async record(callId: string): Promise<CallRecord> {
+    const record = await this.options.records.get(callId);
+    if (record === undefined) throw new CallNotFoundError(callId);
+    return record;
+  }
+
+  listDead(ref: FunctionRef | undefined, limit: number): Promise<DeadLetter[]> {
+    return this.options.queue.listDead(ref, limit);
+  }
+
+  /** Queues dead letters again: one by id (404 if it is gone), or all of a function's, or all. */
+  async redrive(ref: FunctionRef | undefined, id?: string): Promise<number> {
+    const count = await this.options.queue.redrive(ref, id, (letter) => this.markRequeued(letter));
+    if (id !== undefined && count === 0) throw new DeadLetterNotFoundError(id);
+    return count;
+  }
+
+  purgeDead(ref: FunctionRef | undefined): Promise<number> {
+    return this.options.queue.purgeDead(ref);
+  }
+
+  private async markRequeued(letter: DeadLetter): Promise<void> {
+    const record = await this.options.records.get(letter.call.callId);
+    const nowMs = this.options.clock.now();
+    const { finishedAtMs: _finished, ...rest } = record ?? {
+      callId: letter.call.callId,
+      function: functionKey(letter.call.function),
+      attempts: letter.attempts.length,
+      acceptedAtMs: letter.call.acceptedAtMs,
+      history: letter.attempts,
+      finishedAtMs: undefined,
+    };
+    await this.options.records.put({ ...rest, state: "queued", updatedAtMs: nowMs });
+  }
+
+  private async accept(
+    req: IncomingMessage,
+    head: RequestHead,
+    callId: string,
+  ): Promise<{ callId: string; replayed: boolean }> {
+    const { config, defaultNamespace, credentials, queue, records, clock } = this.options;
+    if (head.host === undefined && req.httpVersionMinor === 1) throw new MissingHostError();
+    const { functionText, upstreamPath } = parseCallPath(req.url ?? ASYNC_PREFIX, ASYNC_PREFIX);
+    const ref = parseFunctionRef(functionText, defaultNamespace);
+    if (ref === undefined) throw new BadFunctionNameError(functionText);
+    const key = functionKey(ref);
+    const route = this.routes.get(key);
+    if (route === undefined) throw new FunctionNotFoundError(key);
+    const { settings } = route.pool;
+    if (settings.authRequired) {
+      const problem = credentials.check(head.authorization);
+      if (problem !== undefined) throw new UnauthorizedError(problem);
+    }
+    const callbackUrl = callbackUrlOf(req);
+    const idempotency = idempotencyKeyOf(req);
+    const limitBytes =
+      settings.maxBodyBytes > 0 ? Math.min(settings.maxBodyBytes, config.maxBodyBytes) : config.maxBodyBytes;
+    if (head.contentLength !== undefined && head.contentLength > limitBytes) {
+      throw new BodyTooLargeError(limitBytes);
+    }
+    const body = head.hasBody ? await readBody(req, limitBytes) : new Uint8Array(0);
+
+    if (idempotency !== undefined) {
+      const holder = await records.claimIdempotencyKey(key, idempotency, callId);
+      if (holder !== undefined) return { callId: holder, replayed: true };
+    }
+    const forward = upstreamHeaders(head, {
+      callId,
+      clientAddress: req.socket.remoteAddress,
+      encrypted: "encrypted" in req.socket,
+      prefix: `${ASYNC_PREFIX}${functionText}`,
+    });
+    const headers: string[] = [];
+    for (let i = 0; i + 1 < forward.length; i += 2) {
+      const name = forward[i] as string;
+      const lower = name.toLowerCase();
+      if (GATEWAY_HEADERS.has(lower)) continue;
+      if (lower === "authorization" && settings.authRequired) continue;
+      headers.push(name, forward[i + 1] as string);
+    }
+    const acceptedAtMs = clock.now();
+    const call: QueuedCall = {
+      callId,
+      function: ref,
+      method: req.method ?? "POST",
+      path: upstreamPath,
+      headers,
+      body,
+      callbackUrl,
+      acceptedAtMs,
+    };
+    try {
+      await records.put({
+        callId,
+        function: key,
+        state: "queued",
+        attempts: 0,
+        acceptedAtMs,
+        updatedAtMs: acceptedAtMs,
+        history: [],
+        ...(callbackUrl === undefined ? {} : { callbackUrl }),
+      });
+      await queue.publish(call);
+    } catch (error) {
+      // Not accepted: leave nothing behind that says otherwise.
+      await Promise.allSettled([
+        records.delete(callId),
+        idempotency === undefined ? undefined : records.releaseIdempotencyKey(key, idempotency),
+      ]);
+      throw error;
+    }
+    this.metrics.count("enqueued", key);
+    return { callId, replayed: false };
+  }
+
+  private scheduleDepth(): void {
+    this.cancelDepth = this.options.clock.setTimer(() => {
+      void Promise.allSettled([...this.consumers.values()].map((consumer) => consumer.refreshDepth())).then(
+        () => {
+          if (!this.closed) this.scheduleDepth();
+        },
+      );
+    }, DEPTH_INTERVAL_MS);
+  }
+}
+
+/** X-Callback-Url, which must be an absolute http(s) URL. */
+function callbackUrlOf(req: IncomingMessage): string | undefined {
+  const value = req.headers["x-callback-url"];
+  if (value === undefined) return undefined;
+  const text = Array.isArray(value) ? value[0] : value;
+  let url: URL | undefined;
+  try {
+    url = text === undefined ? undefined : new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    throw new BadRequestError(
+      `X-Callback-Url must be an absolute http or https URL, was ${JSON.stringify(text)}`,
+    );
+  }
+  return url.href;
+}
+
+function idempotencyKeyOf(req: IncomingMessage): string | undefined {
+  const value = req.headers["idempotency-key"];
+  if (value === undefined) return undefined;
+  const text = Array.isArray(value) ? value.join(",") : value;
+  if (!IDEMPOTENCY_KEY_RE.test(text)) {
+    throw new BadRequestError("Idempotency-Key must be 1 to 255 visible ASCII characters");
+  }
+  return text;
+}
+
+/** Reads the whole body, refusing it (413) as soon as it passes `limitBytes`. */
+function readBody(req: IncomingMessage, limitBytes: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limitBytes) {
+        cleanup();
+        req.resume();
+        reject(new BodyTooLargeError(limitBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(Buffer.concat(chunks));
+    };
+    const onClose = (): void => {
+      if (req.complete) return;
+      cleanup();
+      reject(new ClientClosedError());
+    };
+    const cleanup = (): void => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("close", onClose);
+    };
+    req.on("data", onData);
+    req.once("end", onEnd);
+    req.once("close", onClose);
+  });
+}
