@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs the cluster e2e tests (e2e/cluster) inside a network namespace made for this run, so every
+# address they use (API server, node, pods) exists only there; the namespace and every process in
+# it are removed at the end, also after a failure or Ctrl-C.
+#
+#   e2e/cluster/run.sh                 build binaries (cached) and dist/, run all of e2e/cluster
+#   e2e/cluster/run.sh -t 'smoke'      extra arguments go to jest
+#
+# Needs root (ip netns), iproute2, openssl, Go (for the first build) and Node.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$repo"
+
+fail() {
+  echo "run.sh: $*" >&2
+  exit 1
+}
+[[ $(id -u) -eq 0 ]] || fail "needs root to create a network namespace (ip netns add); run it as root"
+command -v ip > /dev/null || fail "needs ip from iproute2 (apt-get install iproute2)"
+command -v openssl > /dev/null || fail "needs openssl (apt-get install openssl)"
+
+bin_dir="$(e2e/cluster/build.sh | tail -n 1)"
+npm run build --silent
+
+ns="flint-e2e-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
+cleanup() {
+  local status=$?
+  # Whatever still runs in the namespace (a pod process a crashed test left) was started by this
+  # run; end it by pid, then delete the namespace.
+  local pids
+  pids="$(ip netns pids "$ns" 2> /dev/null || true)"
+  if [[ -n $pids ]]; then
+    echo "run.sh: killing processes left in $ns: $(echo "$pids" | tr '\n' ' ')" >&2
+    # shellcheck disable=SC2086 # one pid a word
+    kill -KILL $pids 2> /dev/null || true
+  fi
+  ip netns delete "$ns" 2> /dev/null || true
+  rm -rf "/etc/netns/$ns"
+  echo "run.sh: removed network namespace $ns" >&2
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ip netns add "$ns"
+ip netns exec "$ns" ip link set lo up
+# ip netns exec mounts /etc/netns/<ns>/hosts over /etc/hosts: the kubelet's service proxy writes
+# Service names there, so <service>.<namespace>.svc resolves inside the run and nowhere else.
+mkdir -p "/etc/netns/$ns"
+cp /etc/hosts "/etc/netns/$ns/hosts"
+echo "run.sh: running e2e/cluster in network namespace $ns (binaries: $bin_dir)" >&2
+
+# The ignore patterns replace the config's, which leave *.cluster.test.ts out of the default run.
+# --runInBand: the tests share the namespace's pod address range and the machine has 2 cores.
+FLINT_E2E_CLUSTER=1 FLINT_E2E_NETNS="$ns" FLINT_K8S_BIN_DIR="$bin_dir" \
+  ip netns exec "$ns" node --experimental-vm-modules --no-warnings=ExperimentalWarning \
+  node_modules/jest/bin/jest.js --runInBand \
+  --testPathIgnorePatterns=/node_modules/ --testPathIgnorePatterns=/dist/ \
+  e2e/cluster "$@"
