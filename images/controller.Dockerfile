@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1.7
+# The Flint controller: `node dist/controller/main.js` as user 10001, on a Node runtime with no shell:
+# the reconciler, and on the leader the autoscaler loop.
+# Build from the repository root:
+#   docker build -f images/controller.Dockerfile -t ghcr.io/flint-dev/flint-controller:0.1.0 .
+# (Not built in this repository's CI, which has no Docker; images/images.test.ts checks it by reading.)
+
+# Compile the TypeScript, then keep only the production dependencies.
+FROM node:20-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+# `npm install`, not `npm ci`: the lock file leaves out other platforms' optional bindings of a dev
+# tool and `npm ci` refuses it as out of sync (see .ci/run). The lock still pins every version.
+RUN npm install --ignore-scripts --no-audit --no-fund --loglevel=error
+COPY . .
+RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --no-audit --no-fund --loglevel=error
+
+# distroless: node and its libraries only; no shell, no package manager. Its entrypoint is node.
+FROM gcr.io/distroless/nodejs20-debian12:nonroot
+WORKDIR /app
+ENV NODE_ENV=production
+# package.json: the version is read from it.
+COPY --from=build /src/package.json ./package.json
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+USER 10001:10001
+# /healthz, /readyz and /metrics (FLINT_CONTROLLER_PORT).
+EXPOSE 8080
+CMD ["dist/controller/main.js"]
