@@ -248,6 +248,24 @@ describe.each([
     }
   });
 
+  it("probes over HTTP or TCP only (no exec: nothing extra in images; the e2e process kubelet runs these two)", () => {
+    for (const [name, pod] of podSpecs(objects)) {
+      for (const container of pod.containers as (Container &
+        Record<string, Record<string, unknown> | undefined>)[]) {
+        for (const probe of [container["readinessProbe"], container["livenessProbe"]]) {
+          expect({
+            name,
+            kinds: Object.keys(probe ?? {}).filter((key) => key === "httpGet" || key === "tcpSocket"),
+          }).toEqual({
+            name,
+            kinds: [expect.any(String)],
+          });
+          expect(probe?.["exec"]).toBeUndefined();
+        }
+      }
+    }
+  });
+
   it("mounts an API token only into the gateway and controller pods", () => {
     const withToken = podSpecs(objects)
       .filter(([, pod]) => pod.automountServiceAccountToken !== false)
