@@ -1,5 +1,7 @@
 // Subcommand dispatch for `flint`, importable so tests can run commands in-process too.
 import { UsageError, type Command, type CommandIO } from "./command.js";
+import { callCommand } from "./commands/call.js";
+import { deadLettersCommand } from "./commands/dead-letters.js";
 import { describeCommand } from "./commands/describe.js";
 import { invokeCommand } from "./commands/invoke.js";
 import { listCommand } from "./commands/list.js";
@@ -13,6 +15,8 @@ export const COMMANDS: readonly Command[] = [
   listCommand,
   describeCommand,
   invokeCommand,
+  callCommand,
+  deadLettersCommand,
   logsCommand,
   validateCommand,
 ];

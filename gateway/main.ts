@@ -1,6 +1,8 @@
 // The gateway process: read config, build with the in-memory ports, listen, and on SIGTERM drain and exit.
 import { readFileSync } from "node:fs";
 import { pino } from "pino";
+import { openAsyncBackends, type AsyncBackends } from "./async/connect.js";
+import { systemClock } from "./clock.js";
 import { loadConfig, type GatewayConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
 import { MemoryFunctionStore } from "./function-store.js";
@@ -26,6 +28,16 @@ const { version } = JSON.parse(readFileSync(new URL("../../package.json", import
   version: string;
 };
 
+const backends: AsyncBackends = await openAsyncBackends(config.async, {
+  clock: systemClock,
+  logger,
+  name: config.instanceId,
+}).catch((error: unknown) => {
+  logger.fatal({ err: error }, "cannot open the async call queue or records");
+  return exit(1);
+});
+if (backends.kind.queue === "memory") logger.warn("NATS_URL is not set: async calls are kept in memory only");
+
 const bus = new MemoryBus();
 const gateway = createGateway(
   {
@@ -35,6 +47,7 @@ const gateway = createGateway(
     bus,
     logger,
     version,
+    async: backends,
   },
   config,
 );

@@ -10,6 +10,7 @@ import { policyByName } from "../autoscaler/index.js";
 import { systemClock } from "../gateway/clock.js";
 import { loadConfig } from "../gateway/config.js";
 import { MemoryFunctionStore } from "../gateway/function-store.js";
+import { openAsyncBackends, type AsyncBackends } from "../gateway/async/connect.js";
 import { createGateway, type Gateway } from "../gateway/gateway.js";
 import { MemoryBus, MemoryEndpointSource } from "../gateway/memory.js";
 import type { Clock, FunctionStore } from "../gateway/ports.js";
@@ -155,9 +156,19 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
 
   supervisor.fillPool();
   await folder.sync();
+  // Async calls: JetStream and Redis when NATS_URL / REDIS_URL are set, memory otherwise.
+  let backends: AsyncBackends;
+  try {
+    backends = await openAsyncBackends(config.async, { clock, logger, name: `flint-up-${process.pid}` });
+  } catch (error) {
+    await supervisor.close();
+    throw error;
+  }
+  logger.info(backends.kind, "async calls: queue and records");
   const gateway = createGateway(
     {
       ...{ store: liveStore, endpoints, scaleTarget: bus, bus, clock, logger, platform: "local" },
+      async: backends,
       runtime: {
         replicas: (ref) =>
           supervisor.replicas(ref).map((r) => ({

@@ -1,0 +1,75 @@
+// `flint call ID`: an async call's record (state, attempts, last status, callback).
+import { GatewayClient, GatewayRequestError, errorText } from "../client.js";
+import { UsageError, outputFormat, parseCommandArgs, type Command } from "../command.js";
+import { resolveConnection } from "../connection.js";
+
+interface CallRecord {
+  callId: string;
+  function: string;
+  state: string;
+  attempts: number;
+  acceptedAtMs: number;
+  finishedAtMs?: number;
+  status?: number;
+  error?: string;
+  callback?: string;
+  history: { attempt: number; status: number; error?: string; startedAtMs: number; finishedAtMs: number }[];
+}
+
+export const callCommand: Command = {
+  name: "call",
+  summary: "show an async call's state, attempts and result status",
+  usage: `usage: flint call CALL_ID [--output text|json] [--gateway URL]
+
+Shows the record of an async call (from \`flint invoke --async\`): queued, running, succeeded,
+failed (a status that is not retried) or dead (every attempt failed; see \`flint dead-letters\`).
+
+Options:
+  -o, --output FORMAT   text (default) or json
+  -g, --gateway URL     the gateway (default: FLINT_GATEWAY_URL, else the one \`flint up\` saved)
+  -h, --help            show this help
+`,
+  async run(args, io) {
+    const { values, positionals } = parseCommandArgs(args, {
+      output: { type: "string", short: "o" },
+      gateway: { type: "string", short: "g" },
+      help: { type: "boolean", short: "h" },
+    });
+    if (values.help === true) {
+      io.stdout.write(this.usage);
+      return 0;
+    }
+    const [callId, ...rest] = positionals;
+    if (callId === undefined || rest.length > 0) throw new UsageError("expected one call id");
+    const json = values.output === "json";
+    if (!json && values.output !== undefined && values.output !== "text") outputFormat(values.output);
+    const client = new GatewayClient(resolveConnection(io.env, values.gateway));
+    const reply = await client.request("GET", `/async-function/calls/${encodeURIComponent(callId)}`);
+    if (reply.status >= 400) throw new GatewayRequestError(errorText(reply), reply.status);
+    if (json) {
+      io.stdout.write(reply.body.endsWith("\n") ? reply.body : `${reply.body}\n`);
+      return 0;
+    }
+    const record = JSON.parse(reply.body) as CallRecord;
+    const lines = [
+      `call:      ${record.callId}`,
+      `function:  ${record.function}`,
+      `state:     ${record.state}`,
+      `attempts:  ${record.attempts}`,
+      `accepted:  ${new Date(record.acceptedAtMs).toISOString()}`,
+    ];
+    if (record.finishedAtMs !== undefined)
+      lines.push(`finished:  ${new Date(record.finishedAtMs).toISOString()}`);
+    if (record.status !== undefined)
+      lines.push(`status:    ${record.status}${record.error ? ` (${record.error})` : ""}`);
+    if (record.callback !== undefined) lines.push(`callback:  ${record.callback}`);
+    for (const attempt of record.history) {
+      const ms = attempt.finishedAtMs - attempt.startedAtMs;
+      lines.push(
+        `  attempt ${attempt.attempt}: ${attempt.status}${attempt.error ? ` ${attempt.error}` : ""} in ${ms} ms`,
+      );
+    }
+    io.stdout.write(`${lines.join("\n")}\n`);
+    return 0;
+  },
+};
