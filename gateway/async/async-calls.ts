@@ -274,6 +274,7 @@ export class AsyncCalls {
       acceptedAtMs,
     };
     try {
+      // The record first: with Redis down nothing reaches the queue, so a 503 always means "not taken".
       await records.put({
         callId,
         function: key,

@@ -282,6 +282,26 @@ describe.each([
     }
   });
 
+  it("activates a function at zero, publishes its backlog for the autoscaler, and drains it once a replica is ready", async () => {
+    const ref = { name: "parked", namespace: "default" };
+    await gw.store.create(makeFunction("parked", { async: fastRetries }));
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const reply = await call(`${gw.url}/async-function/parked/ok`, { method: "POST", body: String(i) });
+      ids.push(reply.headers["x-call-id"] as string);
+    }
+    await waitFor("an activation poke", () => gw.scaleTarget.activations.some((r) => r.name === "parked"));
+    await waitFor("the backlog in a concurrency sample", () =>
+      gw.bus.samples.some((sample) => sample.function === "default/parked" && sample.asyncQueued >= 5),
+    );
+    gw.endpoints.set(ref, [{ id: "r1", host: "127.0.0.1", port: fnServer.port, state: "ready" }]);
+    for (const id of ids) expect((await finalRecord(id)).state).toBe("succeeded");
+    const metrics = await call(`${gw.url}/metrics`);
+    expect(metrics.body).toMatch(/flint_async_calls_enqueued_total\{function="default\/parked"\} 6/);
+    expect(metrics.body).toMatch(/flint_async_calls_succeeded_total\{function="default\/parked"\} 6/);
+    expect(metrics.body).toContain("flint_async_queue_depth");
+  });
+
   it("reports 404 for an unknown call id", async () => {
     const reply = await call(`${gw.url}/async-function/calls/no-such-call`);
     expect(reply.status).toBe(404);

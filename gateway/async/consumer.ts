@@ -216,24 +216,33 @@ export class FunctionConsumer {
   private async process(delivery: Delivery): Promise<void> {
     const { call } = delivery;
     const { records, queue, clock, metrics } = this.deps;
-    const existing = await records.get(call.callId);
+    // One round trip: mark the call running and learn what the record said before.
+    const startedAtMs = clock.now();
+    const running: CallRecord = {
+      callId: call.callId,
+      function: this.key,
+      state: "running",
+      attempts: 1,
+      acceptedAtMs: call.acceptedAtMs,
+      updatedAtMs: startedAtMs,
+      history: [],
+      ...(call.callbackUrl === undefined ? {} : { callbackUrl: call.callbackUrl }),
+    };
+    const existing = await records.swap(running);
     if (existing !== undefined && TERMINAL_STATES.has(existing.state)) {
       // It ended, but the consumer that ended it died before acknowledging: do not run it again.
+      await records.put(existing);
       metrics.count("duplicate", this.key);
       await delivery.ack();
       return;
     }
     const history = existing?.history ?? [];
     const base: Omit<CallRecord, "state" | "updatedAtMs"> = {
-      callId: call.callId,
-      function: this.key,
+      ...running,
       attempts: history.length + 1,
-      acceptedAtMs: call.acceptedAtMs,
       history,
-      ...(call.callbackUrl === undefined ? {} : { callbackUrl: call.callbackUrl }),
     };
-    const startedAtMs = clock.now();
-    await records.put({ ...base, state: "running", updatedAtMs: startedAtMs });
+    if (history.length > 0) await records.put({ ...base, state: "running", updatedAtMs: startedAtMs });
     metrics.count("started", this.key);
 
     const outcome = await this.attempt(delivery);

@@ -275,6 +275,12 @@ export class MemoryCallRecords implements CallRecords {
     return Promise.resolve();
   }
 
+  async swap(record: CallRecord): Promise<CallRecord | undefined> {
+    const previous = await this.get(record.callId);
+    await this.put(record);
+    return previous;
+  }
+
   get(callId: string): Promise<CallRecord | undefined> {
     const held = this.records.get(callId);
     if (held === undefined || held.expiresMs <= this.clock.now()) return Promise.resolve(undefined);

@@ -164,6 +164,8 @@ export interface CallRecords {
   /** Frees a key claimed by a call that was then not accepted. */
   releaseIdempotencyKey(scope: string, key: string): Promise<void>;
   put(record: CallRecord): Promise<void>;
+  /** Stores `record` and returns the one it replaced, in one step. */
+  swap(record: CallRecord): Promise<CallRecord | undefined>;
   get(callId: string): Promise<CallRecord | undefined>;
   /** Removes a record of a call that was not accepted after all. */
   delete(callId: string): Promise<void>;

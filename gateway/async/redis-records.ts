@@ -82,6 +82,13 @@ export class RedisCallRecords implements CallRecords {
     );
   }
 
+  async swap(record: CallRecord): Promise<CallRecord | undefined> {
+    const text = await this.guard("write the call record", () =>
+      this.redis.set(recordKey(record.callId), JSON.stringify(record), "PX", this.options.recordTtlMs, "GET"),
+    );
+    return text === null ? undefined : (JSON.parse(text) as CallRecord);
+  }
+
   async get(callId: string): Promise<CallRecord | undefined> {
     const text = await this.guard("read the call record", () => this.redis.get(recordKey(callId)));
     return text === null ? undefined : (JSON.parse(text) as CallRecord);
