@@ -1,17 +1,13 @@
 // The Helm chart, rendered by a real helm (scripts/ensure-helm.sh): lint, then the objects it makes
 // with default and non-default values, checked for hardening, least-privilege RBAC and wiring.
-import { execFileSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { isMap, parseAllDocuments, parse as parseYaml, parseDocument, type YAMLMap } from "yaml";
 import { parseFunction } from "../api/index.js";
 import { loadConfig as loadControllerConfig } from "../controller/config.js";
 import { loadConfig as loadGatewayConfig } from "../gateway/config.js";
+import { CHART, REPO_ROOT, openHelm, type Helm } from "./testing.js";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const CHART = join(ROOT, "charts", "flint");
 const NAMESPACE = "flint-system";
 
 /** A rendered Kubernetes object, loosely typed: the tests look at what they name. */
@@ -58,43 +54,24 @@ const EVERYTHING_ON = {
   serviceMonitor: { enabled: true, labels: { release: "prometheus" } },
 };
 
-let helm = "";
-let workdir = "";
+let helm: Helm;
 
 beforeAll(() => {
-  try {
-    helm = execFileSync("bash", [join(ROOT, "scripts", "ensure-helm.sh"), "--no-build"], { encoding: "utf8" })
-      .trim()
-      .split("\n")
-      .at(-1)!;
-  } catch (error) {
-    throw new Error(
-      "helm is not built: run scripts/ensure-helm.sh before the tests (.ci/run does; the first build takes minutes)",
-      { cause: error },
-    );
-  }
-  workdir = mkdtempSync(join(tmpdir(), "flint-chart-"));
+  helm = openHelm();
 });
 
 afterAll(() => {
-  if (workdir !== "") rmSync(workdir, { recursive: true, force: true });
+  helm?.close();
 });
 
 function valuesFile(values: object): string {
-  const file = join(workdir, `values-${Math.random().toString(36).slice(2)}.json`);
+  const file = join(helm.workdir, `values-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, JSON.stringify(values));
   return file;
 }
 
-function runHelm(args: string[]): string {
-  return execFileSync(helm, args, {
-    encoding: "utf8",
-    env: { ...process.env, HELM_CACHE_HOME: workdir, HELM_CONFIG_HOME: workdir, HELM_DATA_HOME: workdir },
-  });
-}
-
 function render(values: object = {}, chart = CHART): K8sObject[] {
-  const output = runHelm([
+  const output = helm.run([
     "template",
     "flint",
     chart,
@@ -211,8 +188,8 @@ describe("helm lint", () => {
     ["everything on", EVERYTHING_ON],
   ])("is clean with %s, also with --strict", (_name, values) => {
     const file = valuesFile(values);
-    expect(runHelm(["lint", CHART, "-f", file])).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
-    expect(runHelm(["lint", "--strict", CHART, "-f", file])).toMatch(/0 chart\(s\) failed/);
+    expect(helm.run(["lint", CHART, "-f", file])).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+    expect(helm.run(["lint", "--strict", CHART, "-f", file])).toMatch(/0 chart\(s\) failed/);
   });
 });
 
@@ -278,7 +255,7 @@ describe.each([
 
   it("installs the CRD exactly as crds/function.yaml has it", () => {
     const crd = find(objects, "CustomResourceDefinition", "functions.flint.dev");
-    expect(crd).toEqual(parseYaml(readFileSync(join(ROOT, "crds", "function.yaml"), "utf8")));
+    expect(crd).toEqual(parseYaml(readFileSync(join(REPO_ROOT, "crds", "function.yaml"), "utf8")));
   });
 
   it("gives the controller an environment controller/config.ts accepts, pointing at the gateway, NATS and Redis", () => {
@@ -502,7 +479,7 @@ describe("optional objects", () => {
 describe("the chart's files", () => {
   it("carries crds/function.yaml byte for byte (Helm installs CRDs from the chart's crds/)", () => {
     expect(readFileSync(join(CHART, "crds", "function.yaml"), "utf8")).toBe(
-      readFileSync(join(ROOT, "crds", "function.yaml"), "utf8"),
+      readFileSync(join(REPO_ROOT, "crds", "function.yaml"), "utf8"),
     );
   });
 
@@ -530,7 +507,7 @@ describe("the chart's files", () => {
 
   it("NOTES.txt gives copy-paste commands with the release's names", () => {
     // helm template does not render NOTES.txt: render it through a ConfigMap in a copy of the chart.
-    const copy = join(workdir, "notes-chart");
+    const copy = join(helm.workdir, "notes-chart");
     cpSync(CHART, copy, { recursive: true });
     writeFileSync(
       join(copy, "templates", "notes-under-test.yaml"),
