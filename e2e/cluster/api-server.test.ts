@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 
-import { processGone } from "../../watchdog/testing.js";
+import { processGone, waitFor } from "../../watchdog/testing.js";
 import { httpsGet, startControlPlane, type ControlPlane } from "./control-plane.js";
 import { binariesSkipReason, describeUnless, step, uniqueName } from "./testing.js";
 
@@ -45,20 +45,48 @@ describeUnless(binariesSkipReason())("control plane, loopback mode (API server o
     expect(denied.body).toContain('User \\"alice\\" cannot list resource \\"configmaps\\"');
     expect((await httpsGet(path, cp!.caPem, "not-a-token")).status).toBe(401);
 
-    step("binding alice to the view ClusterRole in default");
-    const binding = await cp!.kubectl([
-      "create",
-      "rolebinding",
-      "alice-view",
-      "--clusterrole=view",
-      "--user=alice",
-      "-n",
-      "default",
-    ]);
-    expect(binding).toMatchObject({ code: 0 });
+    // A Role of our own: the built-in view ClusterRole is aggregated, and the aggregation
+    // controller (kube-controller-manager) does not run in this mode.
+    step("granting alice list on configmaps in default");
+    expect(
+      await cp!.kubectl([
+        "create",
+        "role",
+        "cm-reader",
+        "--verb=list",
+        "--resource=configmaps",
+        "-n",
+        "default",
+      ]),
+    ).toMatchObject({ code: 0 });
+    expect(
+      await cp!.kubectl([
+        "create",
+        "rolebinding",
+        "alice-cm-reader",
+        "--role=cm-reader",
+        "--user=alice",
+        "-n",
+        "default",
+      ]),
+    ).toMatchObject({ code: 0 });
+    // The authorizer learns of the binding through a watch: poll with a deadline.
+    await waitFor("alice allowed", async () => (await httpsGet(path, cp!.caPem, alice)).status === 200, {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
     const canI = await cp!.kubectl(["auth", "can-i", "list", "configmaps", "-n", "default", "--as=alice"]);
     expect(canI.stdout.trim()).toBe("yes");
-    expect((await httpsGet(path, cp!.caPem, alice)).status).toBe(200);
+    const cannot = await cp!.kubectl([
+      "auth",
+      "can-i",
+      "delete",
+      "configmaps",
+      "-n",
+      "default",
+      "--as=alice",
+    ]);
+    expect(cannot.stdout.trim()).toBe("no");
   });
 
   it("stops every process and removes its directory", async () => {

@@ -9,7 +9,8 @@
 # stamp file holding what it was built from (module versions, Go version, flags); a binary whose
 # stamp matches is not rebuilt, so a warm run builds nothing. Progress goes to stderr, the bin dir
 # to stdout, so `bin=$(e2e/cluster/build.sh)` works. Versions come from the wrapper modules'
-# go.mod files (kube, etcd) and HELM_VERSION below: change them there.
+# go.mod files (kube, etcd) and HELM_VERSION below: change them there. helm itself is built by
+# scripts/ensure-helm.sh at HELM_VERSION.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -86,29 +87,32 @@ build() {
   fi
 }
 
-# go install names the binary after its package and takes no -o: install into a scratch GOBIN.
+# helm is scripts/ensure-helm.sh's (the chart tests' build, with the version flags helm's Makefile
+# sets); copied here so the bin dir holds every tool. One build serves both.
 install_helm() {
-  local gobin="$bin_dir/.helm-gobin"
-  rm -rf "$gobin"
-  # Chained with &&: set -e does not apply inside the `if` that runs this.
-  GOBIN="$gobin" GOFLAGS="" nice -n 10 go install -trimpath -ldflags="-s -w" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" \
-    && mv -f "$gobin/helm" "$bin_dir/.helm.tmp" && rmdir "$gobin"
+  local helm
+  helm="$(FLINT_HELM_VERSION="$HELM_VERSION" "$here/../../scripts/ensure-helm.sh" | tail -n 1)" \
+    && cp -f "$helm" "$bin_dir/.helm.tmp"
 }
 
 index=0
 for name in "${wanted[@]}"; do
   index=$((index + 1))
-  stamp="$name kube=$KUBE_VERSION etcd=$ETCD_VERSION helm=$HELM_VERSION $go_version $GOFLAGS cgo=$CGO_ENABLED"
+  # What the binary is built from: only its own module's version, so a helm bump rebuilds no kube.
+  flags="$go_version $GOFLAGS cgo=$CGO_ENABLED"
   case $name in
     kube-apiserver | kube-controller-manager | kube-scheduler | kubectl)
+      stamp="$name kube=$KUBE_VERSION $flags"
       build "$name" $index "$stamp" "$here/build/kube" \
         nice -n 10 go build -trimpath -ldflags="-s -w$kube_x" -o "$bin_dir/.$name.tmp" "k8s.io/kubernetes/cmd/$name"
       ;;
     etcd)
+      stamp="etcd etcd=$ETCD_VERSION $flags"
       build etcd $index "$stamp" "$here/build/etcd" \
         nice -n 10 go build -trimpath -ldflags="-s -w" -o "$bin_dir/.etcd.tmp" .
       ;;
     helm)
+      stamp="helm helm=$HELM_VERSION via scripts/ensure-helm.sh"
       build helm $index "$stamp" "$here" install_helm
       ;;
   esac

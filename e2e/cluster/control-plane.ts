@@ -80,7 +80,16 @@ export class ControlPlaneBinariesMissingError extends Error {
   readonly code = "CONTROL_PLANE_BINARIES_MISSING";
 }
 
-const BINARIES = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"] as const;
+/** The binaries the harness runs (build.sh also builds helm, which it does not need). */
+export type ControlPlaneBinary =
+  "etcd" | "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "kubectl";
+const ALL_BINARIES: readonly ControlPlaneBinary[] = [
+  "etcd",
+  "kube-apiserver",
+  "kube-controller-manager",
+  "kube-scheduler",
+  "kubectl",
+];
 const BUILD_DIR = join(REPO_ROOT, "e2e", "cluster", "build");
 
 /**
@@ -103,9 +112,12 @@ export function defaultBinDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(cacheRoot, `k8s-${kube}-etcd-${etcd}`, "bin");
 }
 
-/** The binaries missing from `binDir` (empty when the control plane can start). */
-export function missingBinaries(binDir = defaultBinDir()): string[] {
-  return BINARIES.filter((name) => !existsSync(join(binDir, name)));
+/** Which of `names` are missing from `binDir` (empty when all are there). */
+export function missingBinaries(
+  names: readonly ControlPlaneBinary[] = ALL_BINARIES,
+  binDir = defaultBinDir(),
+): ControlPlaneBinary[] {
+  return names.filter((name) => !existsSync(join(binDir, name)));
 }
 
 /**
@@ -126,7 +138,18 @@ export function missingBinaries(binDir = defaultBinDir()): string[] {
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const network = options.network ?? "loopback";
   const binDir = options.binDir ?? defaultBinDir();
-  const missing = missingBinaries(binDir);
+  const runControllerManager = options.controllerManager ?? network === "namespace";
+  const runScheduler = options.scheduler ?? network === "namespace";
+  // kubectl only for cp.kubectl(), which says so itself when it is missing.
+  const missing = missingBinaries(
+    [
+      "etcd",
+      "kube-apiserver",
+      ...(runControllerManager ? ["kube-controller-manager" as const] : []),
+      ...(runScheduler ? ["kube-scheduler" as const] : []),
+    ],
+    binDir,
+  );
   if (missing.length > 0) {
     throw new ControlPlaneBinariesMissingError(
       `missing ${missing.join(", ")} in ${binDir}: run e2e/cluster/build.sh first`,
@@ -241,7 +264,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     ];
     const healthy = (port: number) => async (): Promise<boolean> =>
       (await httpsGet(`https://127.0.0.1:${port}/healthz`, undefined)).status === 200;
-    if (options.controllerManager ?? network === "namespace") {
+    if (runControllerManager) {
       const [port] = await distinctFreePorts(1);
       const controllerManager = spawnLogged("kube-controller-manager", [
         ...delegated,
@@ -261,7 +284,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       );
       log(`kube-controller-manager healthy after ${elapsed()}`);
     }
-    if (options.scheduler ?? network === "namespace") {
+    if (runScheduler) {
       const [port] = await distinctFreePorts(1);
       const scheduler = spawnLogged("kube-scheduler", [...delegated, `--secure-port=${port}`]);
       await waitUntil("kube-scheduler", scheduler, startTimeoutMs, Date.now(), healthy(port!));
@@ -501,8 +524,10 @@ function kubectl(
       [`--kubeconfig=${kubeconfigPath}`, ...args],
       { env: { PATH: process.env["PATH"] ?? "", HOME: tmpdir() }, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
-        resolve({ code, stdout, stderr });
+        if (error === null) resolve({ code: 0, stdout, stderr });
+        else if (typeof error.code === "number") resolve({ code: error.code, stdout, stderr });
+        // Not started at all (ENOENT: build.sh has not built kubectl).
+        else resolve({ code: 127, stdout, stderr: `${stderr}${binary}: ${error.message}` });
       },
     );
     if (input !== undefined) child.stdin?.end(input);

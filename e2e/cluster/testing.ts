@@ -1,12 +1,14 @@
 // Test support for tests on the real control plane: when they can run (and why not), step logs.
-import { missingBinaries } from "./control-plane.js";
+import { missingBinaries, type ControlPlaneBinary } from "./control-plane.js";
 
 /**
  * Why a test needing the control-plane binaries cannot run here, or undefined when it can. Under
  * run.sh (FLINT_E2E_CLUSTER=1) missing binaries are a failure, not a reason to skip.
  */
-export function binariesSkipReason(): string | undefined {
-  const missing = missingBinaries();
+export function binariesSkipReason(
+  names: readonly ControlPlaneBinary[] = ["etcd", "kube-apiserver", "kubectl"],
+): string | undefined {
+  const missing = missingBinaries(names);
   if (missing.length === 0 || process.env["FLINT_E2E_CLUSTER"] === "1") return undefined;
   return `the control-plane binaries are not built (missing ${missing.join(", ")}): run e2e/cluster/build.sh`;
 }
