@@ -1,8 +1,8 @@
 import { parseFunction, type FunctionRef } from "../api/index.js";
-import { policyByName } from "../autoscaler/index.js";
+import { policyByName } from "./index.js";
 import { ManualClock } from "../gateway/clock.js";
 import type { ConcurrencySample } from "../gateway/ports.js";
-import { ScalerLoop, type ReplicaTarget, type ScaleEvent } from "./scaler-loop.js";
+import { ScalerLoop, type ReplicaTarget, type ScaleEvent } from "./loop.js";
 
 const fn = (scale: string) =>
   parseFunction(`apiVersion: flint.dev/v1alpha1
@@ -113,5 +113,39 @@ describe("ScalerLoop", () => {
     loop.activate(ref);
     expect(target.writes).toEqual([0]);
     expect(loop.desired(ref)).toBeUndefined();
+  });
+});
+
+describe("ScalerLoop resuming after a restart", () => {
+  it("keeps what runs, writes nothing, and does not scale down in the first window", () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const target = new InstantReplicas();
+    target.replicas = 3;
+    const loop = new ScalerLoop(policyByName("flint"), target, { clock, tickMs: 1000 });
+    loop.start();
+    loop.track(fn("{ min: 0, max: 10 }"), { replicas: 3 });
+    expect(target.writes).toEqual([]);
+    clock.advance(5000);
+    expect(target.replicas).toBe(3);
+    void loop.close();
+  });
+
+  it("carries a stored state on, and ignores one the policy does not accept", () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const target = new InstantReplicas();
+    const first = new ScalerLoop(policyByName("flint"), target, { clock, tickMs: 1000 });
+    first.track(fn("{ min: 0, max: 10 }"));
+    first.activate(ref);
+    const [stored] = first.states();
+    expect(stored?.ref).toEqual(ref);
+    const saved: unknown = JSON.parse(JSON.stringify(stored?.state));
+
+    const second = new ScalerLoop(policyByName("flint"), target, { clock, tickMs: 1000 });
+    second.track(fn("{ min: 0, max: 10 }"), { replicas: target.replicas, state: saved });
+    expect(second.states()[0]?.state).toEqual(saved);
+
+    const third = new ScalerLoop(policyByName("flint"), target, { clock, tickMs: 1000 });
+    third.track(fn("{ min: 0, max: 10 }"), { replicas: target.replicas, state: { nonsense: true } });
+    expect(third.states()[0]?.state).not.toEqual({ nonsense: true });
   });
 });

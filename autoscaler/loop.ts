@@ -1,12 +1,7 @@
 // The autoscaler loop: owns the 1 s tick, sums the gateways' concurrency samples, asks the policy, and
 // writes the replica count. Activation pokes are decided at once, not on the next tick.
 import { functionKey, type FunctionRef, type FunctionResource } from "../api/index.js";
-import {
-  resolveScaleSpec,
-  type Observation,
-  type ScaleSettings,
-  type ScalingPolicy,
-} from "../autoscaler/index.js";
+import { resolveScaleSpec, type Observation, type ScaleSettings, type ScalingPolicy } from "./index.js";
 import type { Clock, ConcurrencySample } from "../gateway/ports.js";
 
 /** Where the loop reads replica counts and writes the desired number (the supervisor, or a Deployment's scale). */
@@ -65,8 +60,13 @@ export class ScalerLoop {
     schedule();
   }
 
-  /** Adds `fn` or takes its new scale settings; its history is kept across updates. */
-  track(fn: FunctionResource): void {
+  /**
+   * Adds `fn` or takes its new scale settings; its history is kept across updates. A new function
+   * starts at spec.scale.min, unless `resume` says what it runs now (a restarted or newly elected
+   * autoscaler): then nothing is written, and the stored `state`, if the policy accepts it, carries
+   * its history on. A fresh state does not scale down within its first window (the policy's rule).
+   */
+  track(fn: FunctionResource, resume?: { readonly replicas: number; readonly state?: unknown }): void {
     const key = functionKey(fn.metadata);
     const settings = resolveScaleSpec(fn.spec.scale);
     const known = this.functions.get(key);
@@ -76,11 +76,25 @@ export class ScalerLoop {
     }
     const now = this.options.clock.now();
     const ref = { name: fn.metadata.name, namespace: fn.metadata.namespace };
+    let state = this.policy.initialState(now);
+    if (resume?.state !== undefined) {
+      try {
+        state = this.policy.restoreState(resume.state);
+      } catch {
+        // A state from another policy or version: start fresh rather than mis-scale.
+      }
+    }
+    const desired = resume === undefined ? settings.min : resume.replicas;
     this.functions.set(key, {
-      ...{ ref, settings, state: this.policy.initialState(now), desired: settings.min },
+      ...{ ref, settings, state, desired },
       ...{ windowEndMs: 0, concurrency: 0, queueDepth: 0 },
     });
-    this.target.setReplicas(ref, settings.min);
+    if (resume === undefined) this.target.setReplicas(ref, settings.min);
+  }
+
+  /** Every tracked function's policy state (plain JSON), to be stored so a successor can resume. */
+  states(): { readonly ref: FunctionRef; readonly state: unknown }[] {
+    return [...this.functions.values()].map(({ ref, state }) => ({ ref, state }));
   }
 
   untrack(ref: FunctionRef): void {

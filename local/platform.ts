@@ -16,7 +16,7 @@ import { MemoryBus, MemoryEndpointSource } from "../gateway/memory.js";
 import type { Clock, FunctionStore } from "../gateway/ports.js";
 import { LiveStatusStore } from "./live-status.js";
 import { ManifestFolder, type ManifestEvent } from "./manifests.js";
-import { ScalerLoop, type ScaleEvent } from "./scaler-loop.js";
+import { ScalerLoop, type ScaleEvent } from "../autoscaler/loop.js";
 import { DEFAULT_SUPERVISOR_OPTIONS, ReplicaSupervisor, type SupervisorEvent } from "./supervisor.js";
 
 /** Everything `flint up` reports as it happens. */
