@@ -17,7 +17,7 @@ export function binariesSkipReason(
 export function namespaceSkipReason(): string | undefined {
   if (process.env["FLINT_E2E_CLUSTER"] === "1" && (process.env["FLINT_E2E_NETNS"] ?? "") !== "")
     return undefined;
-  return "it needs the network namespace e2e/cluster/run.sh makes (run it as root: npm run e2e:cluster)";
+  return "it needs the network namespace that e2e/cluster/run.sh (as root) makes";
 }
 
 /**
