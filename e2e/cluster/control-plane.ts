@@ -12,7 +12,7 @@ import { promisify } from "node:util";
 import { freeLoopbackPort } from "../../local/free-port.js";
 import { REPO_ROOT } from "../../watchdog/testing.js";
 import { addLoopbackAddress, currentNetns, NETWORK } from "./network.js";
-import { logTail, startProcess, type HarnessProcess } from "./processes.js";
+import { forgetOnExit, logTail, removeOnExit, startProcess, type HarnessProcess } from "./processes.js";
 
 const run = promisify(execFile);
 
@@ -165,6 +165,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(1)}s`;
 
   const dir = mkdtempSync(join(tmpdir(), "flint-cp-"));
+  removeOnExit(dir);
   const processes: HarnessProcess[] = [];
   let stopped = false;
   const stop = async (): Promise<void> => {
@@ -173,6 +174,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     // Reverse order: controllers before the API server before etcd.
     for (const harnessProcess of [...processes].reverse()) await harnessProcess.stop(10_000);
     rmSync(dir, { recursive: true, force: true });
+    forgetOnExit(dir);
   };
 
   try {

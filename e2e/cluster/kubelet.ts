@@ -20,6 +20,7 @@ import { REPO_ROOT } from "../../watchdog/testing.js";
 import { addLoopbackAddress, currentNetns, NETWORK, PodAddressPool } from "./network.js";
 import type { PodSources } from "./pod-config.js";
 import { isStatus, PodRunner } from "./pod-runner.js";
+import { forgetOnExit, removeOnExit } from "./processes.js";
 import { startServiceProxy, type ServiceProxy } from "./service-proxy.js";
 
 export interface KubeletOptions {
@@ -79,6 +80,7 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
   const workDir = mkdtempSync(join(tmpdir(), "flint-kubelet-"));
+  removeOnExit(workDir);
   const logDir = join(workDir, "logs");
   mkdirSync(logDir);
   const logPath = (namespace: string, pod: string, container: string): string =>
@@ -202,6 +204,7 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
       await Promise.all([...runners.values()].map((runner) => runner.forget()));
       runners.clear();
       rmSync(workDir, { recursive: true, force: true });
+      forgetOnExit(workDir);
     },
   };
 }

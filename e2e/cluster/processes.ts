@@ -1,5 +1,5 @@
 // Child processes of the cluster harness: started in their own process group with output to a log
-// file, stopped with SIGTERM then SIGKILL, and killed by an exit hook if a test run is aborted.
+// file, stopped with SIGTERM then SIGKILL, and killed by a reaper process if a test run is aborted.
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 
@@ -25,26 +25,58 @@ export interface StartOptions {
   logPath: string;
 }
 
-const live = new Set<HarnessProcess>();
-let exitHookInstalled = false;
-
 /**
- * Every process group still alive gets SIGKILL when this Node process exits, so an aborted test
- * run (a failed beforeAll, Ctrl-C, a jest timeout) leaves no etcd or pod behind. Only SIGKILL:
- * an exit hook cannot wait.
+ * The reaper: a small detached process that reads commands on a pipe from this one and, when the
+ * pipe closes, SIGKILLs every process group and removes every directory it still holds. The pipe
+ * closes however this process ends (normal exit, Ctrl-C, a jest timeout, even SIGKILL), so an
+ * aborted test run leaves no etcd or pod behind. Exit hooks were not enough: under Jest, exit
+ * and signal listeners a test adds to its `process` did not fire on Ctrl-C, and nothing fires
+ * on SIGKILL.
+ * Commands, one a line: `+group <pgid>`, `-group <pgid>`, `+dir <path>`, `-dir <path>`.
  */
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once("exit", () => {
-    for (const harnessProcess of live) killGroup(harnessProcess.child, "SIGKILL");
-  });
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    process.once(signal, () => {
-      for (const harnessProcess of live) killGroup(harnessProcess.child, "SIGKILL");
-      process.kill(process.pid, signal);
-    });
+const REAPER = `
+const groups = new Set(), dirs = new Set();
+let pending = "";
+process.stdin.setEncoding("utf8");
+process.stdin.on("data", (text) => {
+  const lines = (pending + text).split("\\n");
+  pending = lines.pop();
+  for (const line of lines) {
+    const [command, ...rest] = line.split(" ");
+    const arg = rest.join(" ");
+    if (command === "+group") groups.add(Number(arg));
+    else if (command === "-group") groups.delete(Number(arg));
+    else if (command === "+dir") dirs.add(arg);
+    else if (command === "-dir") dirs.delete(arg);
   }
+});
+process.stdin.on("end", () => {
+  for (const group of groups) { try { process.kill(-group, "SIGKILL"); } catch {} }
+  for (const dir of dirs) { try { require("node:fs").rmSync(dir, { recursive: true, force: true }); } catch {} }
+  process.exit(0);
+});
+`;
+
+let reaper: ChildProcess | undefined;
+
+function tellReaper(command: string): void {
+  if (reaper === undefined) {
+    reaper = spawn(process.execPath, ["-e", REAPER], { detached: true, stdio: ["pipe", "ignore", "ignore"] });
+    // Neither the reaper nor its pipe may keep this process (or Jest) alive.
+    reaper.unref();
+    (reaper.stdin as unknown as { unref(): void }).unref();
+    reaper.stdin?.on("error", () => undefined);
+  }
+  reaper.stdin?.write(`${command}\n`);
+}
+
+/** Removes `dir` if this process ends before it calls {@link forgetOnExit} (or removes it itself). */
+export function removeOnExit(dir: string): void {
+  tellReaper(`+dir ${dir}`);
+}
+
+export function forgetOnExit(dir: string): void {
+  tellReaper(`-dir ${dir}`);
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
@@ -64,7 +96,6 @@ export function startProcess(
   args: readonly string[],
   options: StartOptions,
 ): HarnessProcess {
-  installExitHook();
   const fd = openSync(options.logPath, "a");
   let child: ChildProcess;
   try {
@@ -77,6 +108,7 @@ export function startProcess(
   } finally {
     closeSync(fd); // the child has its own copy
   }
+  if (child.pid !== undefined) tellReaper(`+group ${child.pid}`);
   let done = false;
   let spawnError: Error | undefined;
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -113,13 +145,9 @@ export function startProcess(
       }
       // The leader is gone; anything it left in its group goes too.
       killGroup(child, "SIGKILL");
-      live.delete(harnessProcess);
+      if (child.pid !== undefined) tellReaper(`-group ${child.pid}`);
     },
   };
-  live.add(harnessProcess);
-  void exit.then(() => {
-    if (child.pid === undefined) live.delete(harnessProcess);
-  });
   return harnessProcess;
 }
 
