@@ -9,6 +9,7 @@ const context = (image: string, args: string[] = []): ImageContext => ({
   args,
   podIP: "10.88.1.7",
   containerPort: undefined,
+  env: {},
   podDir: "/tmp/pod",
   repoRoot: REPO_ROOT,
 });
@@ -35,6 +36,15 @@ describe("processFor", () => {
       cwd: join(REPO_ROOT, "examples", "hello"),
       env: { FLINT_HOST: "10.88.1.7" },
     });
+  });
+
+  it("gives an http-mode upstream a port of the pod's own, as all pods share loopback", () => {
+    const env = { FLINT_MODE: "http", FLINT_COMMAND: '["node","server.js"]', FLINT_UPSTREAM_PORT: "8081" };
+    expect(processFor({ ...context("ghcr.io/flint-dev/flint-example-http-counter:1"), env }).env).toEqual({
+      FLINT_HOST: "10.88.1.7",
+      FLINT_UPSTREAM_PORT: "20007",
+    });
+    expect(processFor({ ...context("ghcr.io/flint-dev/flint-watchdog:1"), env }).cwd).toBe(REPO_ROOT);
   });
 
   it("binds the gateway to the pod IP", () => {

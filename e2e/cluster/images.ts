@@ -24,6 +24,8 @@ export interface ImageContext {
   readonly podIP: string;
   /** The container's first declared port, if any. */
   readonly containerPort: number | undefined;
+  /** The container's environment from its pod spec (FLINT_MODE and friends). */
+  readonly env: Readonly<Record<string, string>>;
   /** A directory the pod may write to (data of NATS, Redis). */
   readonly podDir: string;
   readonly repoRoot: string;
@@ -35,6 +37,22 @@ export class UnknownImageError extends Error {
 }
 
 const FLINT = "ghcr.io/flint-dev/";
+/** http-mode upstreams listen on this plus the pod IP's last octet (see watchdogEnv). */
+export const UPSTREAM_PORT_BASE = 20_000;
+
+/**
+ * The watchdog listens on the pod IP. In http mode with a command, the server it starts listens on
+ * 127.0.0.1:FLINT_UPSTREAM_PORT, and loopback is shared by every pod here: each pod gets its own
+ * upstream port, 20000 + the last octet of its IP (unique among running pods, and below the
+ * ephemeral range the harness's free ports come from).
+ */
+function watchdogEnv(context: ImageContext): Record<string, string> {
+  const env: Record<string, string> = { FLINT_HOST: context.podIP };
+  if (context.env["FLINT_MODE"] === "http" && (context.env["FLINT_COMMAND"] ?? "") !== "") {
+    env["FLINT_UPSTREAM_PORT"] = String(UPSTREAM_PORT_BASE + Number(context.podIP.split(".").pop()));
+  }
+  return env;
+}
 
 /** Repository part of an image reference, without tag or digest (`nats:2.10` → `nats`). */
 export function imageRepository(image: string): string {
@@ -53,6 +71,7 @@ export function imageRepository(image: string): string {
  * |----------------------------------------|----------------------------------------------------------|
  * | ghcr.io/flint-dev/flint-gateway:*      | node dist/gateway/main.js, FLINT_GATEWAY_HOST=pod IP     |
  * | ghcr.io/flint-dev/flint-controller:*   | node dist/controller/main.js                             |
+ * | ghcr.io/flint-dev/flint-watchdog:*     | node dist/watchdog/main.js, FLINT_HOST=pod IP            |
  * | ghcr.io/flint-dev/flint-example-DIR:*  | node dist/watchdog/main.js in examples/DIR, FLINT_HOST=pod IP |
  * | nats:*                                 | nats-server -js -a pod IP -p port (default 4222)         |
  * | redis:*                                | redis-server --bind pod IP --port port (default 6379)    |
@@ -79,6 +98,14 @@ export function processFor(context: ImageContext): ProcessSpec {
   if (repository === `${FLINT}flint-controller`) {
     return { command: node, args: [distMain("controller"), ...context.args], cwd: repoRoot, env: {} };
   }
+  if (repository === `${FLINT}flint-watchdog`) {
+    return {
+      command: node,
+      args: [distMain("watchdog"), ...context.args],
+      cwd: repoRoot,
+      env: watchdogEnv(context),
+    };
+  }
   if (repository.startsWith(`${FLINT}flint-example-`)) {
     const example = repository.slice(`${FLINT}flint-example-`.length);
     const dir = join(repoRoot, "examples", example);
@@ -89,7 +116,7 @@ export function processFor(context: ImageContext): ProcessSpec {
       command: node,
       args: [distMain("watchdog"), ...context.args],
       cwd: dir,
-      env: { FLINT_HOST: podIP },
+      env: watchdogEnv(context),
     };
   }
   if (repository === "nats") {
@@ -111,6 +138,6 @@ export function processFor(context: ImageContext): ProcessSpec {
     };
   }
   throw new UnknownImageError(
-    `image ${context.image} has no local command (known: ${FLINT}flint-gateway, flint-controller, flint-example-<dir>, nats, redis; see e2e/cluster/images.ts)`,
+    `image ${context.image} has no local command (known: ${FLINT}flint-gateway, flint-controller, flint-watchdog, flint-example-<dir>, nats, redis; see e2e/cluster/images.ts)`,
   );
 }

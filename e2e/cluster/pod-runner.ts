@@ -196,6 +196,7 @@ export class PodRunner {
         args: spec.args ?? [],
         podIP: this.podIP,
         containerPort: spec.ports?.[0]?.containerPort,
+        env: run.env,
         podDir: this.podDir,
         repoRoot: this.context.repoRoot,
       });

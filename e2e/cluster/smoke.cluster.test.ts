@@ -246,6 +246,65 @@ describeUnless(namespaceSkipReason())("process kubelet on a real control plane (
     );
   }, 180_000);
 
+  it("runs two http-mode replicas side by side: each upstream server gets a port of its own", async () => {
+    step("creating Deployment counter (http-counter example, 2 replicas)");
+    await apps.createNamespacedDeployment({
+      namespace,
+      body: {
+        metadata: { name: "counter" },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: { app: "counter" } },
+          template: {
+            metadata: { labels: { app: "counter" } },
+            spec: {
+              automountServiceAccountToken: false,
+              terminationGracePeriodSeconds: 5,
+              containers: [
+                {
+                  name: "function",
+                  image: "ghcr.io/flint-dev/flint-example-http-counter:e2e",
+                  ports: [{ name: "http", containerPort: 8080 }],
+                  env: [
+                    { name: "FLINT_MODE", value: "http" },
+                    { name: "FLINT_COMMAND", value: '["node","server.js"]' },
+                    // What the controller sets; the kubelet overrides it per pod.
+                    { name: "FLINT_UPSTREAM_PORT", value: "8081" },
+                    { name: "FLINT_PORT", value: "8080" },
+                  ],
+                  readinessProbe: { httpGet: { path: "/_/ready", port: "http" }, periodSeconds: 1 },
+                },
+              ],
+            },
+          },
+        },
+      },
+    });
+    let pods: V1Pod[] = [];
+    const counterPods = async (): Promise<V1Pod[]> =>
+      (await core.listNamespacedPod({ namespace, labelSelector: "app=counter" })).items;
+    await waitFor(
+      "2 ready counter pods",
+      async () => {
+        pods = await counterPods();
+        return pods.length === 2 && pods.every(isReady);
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    ).catch(async (error: unknown) => {
+      throw new Error(`${String(error)}\n${podLogs(await counterPods())}`);
+    });
+    for (const pod of pods) {
+      const reply = await call(`http://${pod.status!.podIP}:8080/`);
+      expect(reply.status).toBe(200);
+      expect(JSON.parse(reply.body)).toMatchObject({ count: 1 });
+    }
+    await apps.deleteNamespacedDeployment({ name: "counter", namespace });
+    await waitFor("no counter pods", async () => (await counterPods()).length === 0, {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
+  }, 120_000);
+
   it("leaves a container with an unknown image Waiting with ErrImagePull, and deletes its pod", async () => {
     const name = uniqueName("unknown");
     step(`creating pod ${name} with an image that has no local command`);
