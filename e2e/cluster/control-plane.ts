@@ -133,7 +133,8 @@ export function missingBinaries(
  * ```
  * Fails with {@link ControlPlaneBinariesMissingError} when build.sh has not run, and with
  * {@link ControlPlaneStartError} (with the log tail) when a process dies or is not ready in time.
- * Every process is also killed when this Node process exits.
+ * Every process is also killed, and the directory removed, when this Node process ends without
+ * stop() (see the reaper in processes.ts).
  */
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const network = options.network ?? "loopback";
