@@ -45,6 +45,17 @@ describeUnless(namespaceSkipReason())("process kubelet on a real control plane (
     core = kubeConfig.makeApiClient(CoreV1Api);
     apps = kubeConfig.makeApiClient(AppsV1Api);
     discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
+    step(`creating namespace ${namespace}`);
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    // The ServiceAccount admission plugin refuses pods until kube-controller-manager made "default".
+    await waitFor(
+      "the default ServiceAccount",
+      async () => {
+        await core.readNamespacedServiceAccount({ name: "default", namespace });
+        return true;
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
   }, 120_000);
 
   /** On a failure, the pods' logs say why; printed by the test that failed. */
@@ -74,17 +85,6 @@ describeUnless(namespaceSkipReason())("process kubelet on a real control plane (
     Number(/^process:\/\/(\d+)$/.exec(pod.status?.containerStatuses?.[0]?.containerID ?? "")?.[1]);
 
   it("runs a 2-replica Deployment behind a Service, restarts a killed container, scales to 0 and garbage-collects", async () => {
-    step(`creating namespace ${namespace}`);
-    await core.createNamespace({ body: { metadata: { name: namespace } } });
-    // The ServiceAccount admission plugin refuses pods until kube-controller-manager made "default".
-    await waitFor(
-      "the default ServiceAccount",
-      async () => {
-        await core.readNamespacedServiceAccount({ name: "default", namespace });
-        return true;
-      },
-      { timeoutMs: 30_000, intervalMs: 200 },
-    );
     await core.createNamespacedSecret({
       namespace,
       body: { metadata: { name: "creds" }, stringData: { password: "s3cret" } },
@@ -304,6 +304,46 @@ describeUnless(namespaceSkipReason())("process kubelet on a real control plane (
       intervalMs: 250,
     });
   }, 120_000);
+
+  it("restarts a container whose liveness probe fails", async () => {
+    const name = uniqueName("unhealthy");
+    step(`creating pod ${name} whose liveness probe asks for a path the watchdog answers 404`);
+    await core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name },
+        spec: {
+          automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: 2,
+          containers: [
+            {
+              name: "function",
+              image: HELLO_IMAGE,
+              ports: [{ name: "http", containerPort: 8080 }],
+              env: [
+                { name: "FLINT_MODE", value: "module" },
+                { name: "FLINT_ENTRY", value: "handler.js" },
+              ],
+              livenessProbe: {
+                httpGet: { path: "/_/missing", port: "http" },
+                periodSeconds: 1,
+                failureThreshold: 2,
+              },
+            },
+          ],
+        },
+      },
+    });
+    await waitFor(
+      "a restart with the killed container in lastState",
+      async () => {
+        const status = (await core.readNamespacedPod({ name, namespace })).status?.containerStatuses?.[0];
+        return (status?.restartCount ?? 0) >= 1 && status?.lastState?.terminated !== undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    await core.deleteNamespacedPod({ name, namespace });
+  }, 60_000);
 
   it("leaves a container with an unknown image Waiting with ErrImagePull, and deletes its pod", async () => {
     const name = uniqueName("unknown");
