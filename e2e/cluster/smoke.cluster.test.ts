@@ -11,6 +11,7 @@ import {
   KubeConfig,
   PatchStrategy,
   setHeaderOptions,
+  type V1Container,
   type V1Pod,
 } from "@kubernetes/client-node";
 
@@ -21,6 +22,22 @@ import { NETWORK } from "./network.js";
 import { describeUnless, namespaceSkipReason, step, uniqueName } from "./testing.js";
 
 const HELLO_IMAGE = "ghcr.io/flint-dev/flint-example-hello:e2e";
+
+/** A container of the hello example as the controller would make it, plus `extra`. */
+function helloContainer(extra: Partial<V1Container> = {}): V1Container {
+  return {
+    name: "function",
+    image: HELLO_IMAGE,
+    ports: [{ name: "http", containerPort: 8080 }],
+    ...extra,
+    env: [
+      { name: "FLINT_MODE", value: "module" },
+      { name: "FLINT_ENTRY", value: "handler.js" },
+      { name: "FLINT_PORT", value: "8080" },
+      ...(extra.env ?? []),
+    ],
+  };
+}
 
 describeUnless(namespaceSkipReason())("process kubelet on a real control plane (network namespace)", () => {
   let cp: ControlPlane | undefined;
@@ -103,21 +120,14 @@ describeUnless(namespaceSkipReason())("process kubelet on a real control plane (
             spec: {
               terminationGracePeriodSeconds: 5,
               containers: [
-                {
-                  name: "function",
-                  image: HELLO_IMAGE,
-                  ports: [{ name: "http", containerPort: 8080 }],
+                helloContainer({
                   env: [
-                    { name: "FLINT_MODE", value: "module" },
-                    { name: "FLINT_ENTRY", value: "handler.js" },
-                    { name: "FLINT_PORT", value: "8080" },
-                    { name: "FLINT_FUNCTION", value: "hello" },
                     { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
                     { name: "PASSWORD", valueFrom: { secretKeyRef: { name: "creds", key: "password" } } },
                   ],
                   volumeMounts: [{ name: "creds", mountPath: "/var/flint/secrets/creds", readOnly: true }],
                   readinessProbe: { httpGet: { path: "/_/ready", port: "http" }, periodSeconds: 1 },
-                },
+                }),
               ],
               volumes: [{ name: "creds", secret: { secretName: "creds" } }],
             },
@@ -316,20 +326,13 @@ describeUnless(namespaceSkipReason())("process kubelet on a real control plane (
           automountServiceAccountToken: false,
           terminationGracePeriodSeconds: 2,
           containers: [
-            {
-              name: "function",
-              image: HELLO_IMAGE,
-              ports: [{ name: "http", containerPort: 8080 }],
-              env: [
-                { name: "FLINT_MODE", value: "module" },
-                { name: "FLINT_ENTRY", value: "handler.js" },
-              ],
+            helloContainer({
               livenessProbe: {
                 httpGet: { path: "/_/missing", port: "http" },
                 periodSeconds: 1,
                 failureThreshold: 2,
               },
-            },
+            }),
           ],
         },
       },
