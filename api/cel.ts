@@ -62,13 +62,17 @@ const RULES: Record<string, (self: Self) => boolean> = {
     },
 };
 
-/** The CRD's messageExpressions, by their exact text. */
-const MESSAGES: Record<string, (self: Self) => string> = {
-  "'must be <= spec.scale.max (' + string(self.min) + ' > ' + string(self.max) + ')'": (self) =>
-    `must be <= spec.scale.max (${(self as ScaleSpec).min} > ${(self as ScaleSpec).max})`,
-  "'must be <= spec.scale.concurrency when a hard limit is set (' + string(self.target) + ' > ' + string(self.concurrency) + ')'":
-    (self) =>
-      `must be <= spec.scale.concurrency when a hard limit is set (${(self as ScaleSpec).target} > ${(self as ScaleSpec).concurrency})`,
+/** The CRD's messageExpressions, by their exact text (none today: see DETAILS). */
+const MESSAGES: Record<string, (self: Self) => string> = {};
+
+/**
+ * Values appended to a rule's fixed message offline, by rule text. The CRD cannot say them itself:
+ * kube-apiserver rejects these rules' messageExpressions as over the CEL cost budget.
+ */
+const DETAILS: Record<string, (self: Self) => string> = {
+  "self.min <= self.max": (self) => ` (${(self as ScaleSpec).min} > ${(self as ScaleSpec).max})`,
+  "self.concurrency == 0 || self.target <= self.concurrency": (self) =>
+    ` (${(self as ScaleSpec).target} > ${(self as ScaleSpec).concurrency})`,
 };
 
 /** One x-kubernetes-validations entry as written in the CRD. */
@@ -102,8 +106,19 @@ export function compileRule(validation: CelValidation): CompiledRule {
   const expression = validation.messageExpression;
   const fromExpression = expression === undefined ? undefined : MESSAGES[expression];
   if (expression !== undefined && fromExpression === undefined) throw new UnimplementedRuleError(expression);
-  const fixed = validation.message ?? `failed rule: ${validation.rule}`;
-  return { check, message: fromExpression ?? (() => fixed), fieldPath: validation.fieldPath ?? "" };
+  let fixed = validation.message ?? `failed rule: ${validation.rule}`;
+  let fieldPath = validation.fieldPath ?? "";
+  // A root rule cannot point at metadata.name with fieldPath (the API server refuses the path), so
+  // its message names the field; offline, report it at that field like every other error.
+  const named = fieldPath === "" ? /^(metadata\.[a-z]+) (must .*)$/s.exec(fixed) : null;
+  if (named !== null) {
+    fieldPath = `.${named[1] as string}`;
+    fixed = named[2] as string;
+  }
+  const detail = DETAILS[validation.rule];
+  const message =
+    fromExpression ?? (detail === undefined ? () => fixed : (self: Self) => fixed + detail(self));
+  return { check, message, fieldPath };
 }
 
 function matchesRule(rule: string): ((self: Self) => boolean) | undefined {

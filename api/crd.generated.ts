@@ -8,9 +8,8 @@ export const FUNCTION_SCHEMA = {
   "x-kubernetes-validations": [
     {
       rule: "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 63",
-      fieldPath: ".metadata.name",
       message:
-        "must be a DNS-1123 label: at most 63 lowercase letters, digits and '-', starting with a letter and ending with a letter or digit",
+        "metadata.name must be a DNS-1123 label: at most 63 lowercase letters, digits and '-', starting with a letter and ending with a letter or digit",
     },
   ],
   properties: {
@@ -244,22 +243,24 @@ export const FUNCTION_SCHEMA = {
         },
         scale: {
           type: "object",
-          default: {},
+          default: {
+            min: 0,
+            max: 20,
+            target: 10,
+            concurrency: 0,
+            idle: "auto",
+          },
           description: "How many replicas run, and when.",
           "x-kubernetes-validations": [
             {
               rule: "self.min <= self.max",
               fieldPath: ".min",
               message: "must be <= spec.scale.max",
-              messageExpression:
-                "'must be <= spec.scale.max (' + string(self.min) + ' > ' + string(self.max) + ')'",
             },
             {
               rule: "self.concurrency == 0 || self.target <= self.concurrency",
               fieldPath: ".target",
               message: "must be <= spec.scale.concurrency when a hard limit is set",
-              messageExpression:
-                "'must be <= spec.scale.concurrency when a hard limit is set (' + string(self.target) + ' > ' + string(self.concurrency) + ')'",
             },
           ],
           properties: {
@@ -321,7 +322,10 @@ export const FUNCTION_SCHEMA = {
             },
             backoff: {
               type: "object",
-              default: {},
+              default: {
+                initial: "1s",
+                max: "60s",
+              },
               description: "Exponential backoff between attempts, with jitter.",
               "x-kubernetes-validations": [
                 {

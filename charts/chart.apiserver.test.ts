@@ -3,7 +3,6 @@
 // ServiceAccount exactly the documented verbs where they belong.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { crdAsApiServerAccepts } from "../controller/testing.js";
 import { startControlPlane, type ControlPlane } from "../e2e/cluster/control-plane.js";
 import { binariesSkipReason, describeUnless, step } from "../e2e/cluster/testing.js";
 import { CHART, openHelm, type Helm } from "./testing.js";
@@ -49,10 +48,6 @@ describeUnless(binariesSkipReason())("the chart on a real API server", () => {
     helm = openHelm();
     cp = await startControlPlane({ log: step });
     kubeEnv = { KUBECONFIG: cp.kubeconfigPath };
-    // The chart's crds/function.yaml is the repository's, which this API server rejects as written
-    // (see crdAsApiServerAccepts); install the fixed one and tell helm to skip the chart's.
-    const applied = await cp.kubectl(["apply", "--server-side", "-f", "-"], crdAsApiServerAccepts());
-    expect(applied).toMatchObject({ code: 0, stderr: "" });
     for (const namespace of ["team-a", "team-b"]) await cp.kubectl(["create", "namespace", namespace]);
   }, 120_000);
 
@@ -85,11 +80,11 @@ describeUnless(binariesSkipReason())("the chart on a real API server", () => {
 
   it("installs with default values, and an upgrade keeps the generated token", async () => {
     step("helm install flint -n flint (all namespaces)");
-    helm.run(["install", "flint", CHART, "-n", "flint", "--create-namespace", "--skip-crds"], kubeEnv);
+    helm.run(["install", "flint", CHART, "-n", "flint", "--create-namespace"], kubeEnv);
     const first = await token("flint");
     expect(first).toMatch(/^[A-Za-z0-9]{40}$/);
     step("helm upgrade flint");
-    helm.run(["upgrade", "flint", CHART, "-n", "flint", "--skip-crds", "--set", "logLevel=debug"], kubeEnv);
+    helm.run(["upgrade", "flint", CHART, "-n", "flint", "--set", "logLevel=debug"], kubeEnv);
     expect(await token("flint")).toBe(first);
   }, 120_000);
 

@@ -16,7 +16,7 @@ import { binariesSkipReason, describeUnless, step, uniqueName } from "../e2e/clu
 import { systemClock } from "../gateway/clock.js";
 import { waitFor } from "../gateway/testdata/harness.js";
 import { FunctionController, isStatus } from "./controller.js";
-import { configFixture, crdAsApiServerAccepts } from "./testing.js";
+import { configFixture, crdYaml } from "./testing.js";
 
 const crd = { group: FUNCTION_API.group, version: FUNCTION_API.version, plural: FUNCTION_API.plural };
 
@@ -37,7 +37,7 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kube-controller-ma
       apps = kubeConfig.makeApiClient(AppsV1Api);
       core = kubeConfig.makeApiClient(CoreV1Api);
       custom = kubeConfig.makeApiClient(CustomObjectsApi);
-      expect(await cp.kubectl(["apply", "--server-side", "-f", "-"], crdAsApiServerAccepts())).toMatchObject({
+      expect(await cp.kubectl(["apply", "--server-side", "-f", "-"], crdYaml())).toMatchObject({
         code: 0,
       });
       await cp.kubectl(["wait", "--for=condition=Established", "--timeout=60s", "crd/functions.flint.dev"]);

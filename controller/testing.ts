@@ -2,7 +2,6 @@
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { parseFunction, type FunctionResource } from "../api/index.js";
 import { loadConfig, type ControllerConfig } from "./config.js";
 
@@ -35,41 +34,7 @@ export function configFixture(
   });
 }
 
-/**
- * crds/function.yaml as a real kube-apiserver (1.37) accepts it. The file as written is rejected:
- * CEL rules on `scale` and `async.backoff` are evaluated against their `default: {}` (which has no
- * `min`, `initial`...), the root rule's `fieldPath: .metadata.name` is not a valid path, and the
- * `scale` rules' messageExpressions exceed the CEL cost budget. This applies the three fixes the
- * CRD needs (full defaults, no root fieldPath, no messageExpression) so the API-server tests can
- * run. The tripwire in builders.apiserver.test.ts fails once crds/function.yaml is fixed; then
- * delete this and apply the file itself.
- */
-export function crdAsApiServerAccepts(): string {
-  const crd = parseYaml(readFileSync(join(REPO_ROOT, "crds", "function.yaml"), "utf8")) as CrdDocument;
-  const root = crd.spec.versions[0]!.schema.openAPIV3Schema;
-  const spec = root.properties["spec"]!.properties!;
-  const scalarDefaults = (node: SchemaNode): Record<string, unknown> =>
-    Object.fromEntries(
-      Object.entries(node.properties ?? {})
-        .filter(([, property]) => property.default !== undefined && typeof property.default !== "object")
-        .map(([key, property]) => [key, property.default]),
-    );
-  spec["scale"]!.default = scalarDefaults(spec["scale"]!);
-  const backoff = spec["async"]!.properties!["backoff"]!;
-  backoff.default = scalarDefaults(backoff);
-  for (const rule of root["x-kubernetes-validations"] ?? []) delete rule.fieldPath;
-  for (const rule of spec["scale"]!["x-kubernetes-validations"] ?? []) delete rule.messageExpression;
-  return stringifyYaml(crd);
-}
-
-interface SchemaNode {
-  default?: unknown;
-  properties?: Record<string, SchemaNode>;
-  "x-kubernetes-validations"?: { fieldPath?: string; messageExpression?: string }[];
-}
-
-interface CrdDocument {
-  spec: {
-    versions: { schema: { openAPIV3Schema: SchemaNode & { properties: Record<string, SchemaNode> } } }[];
-  };
+/** crds/function.yaml, as tests apply it to a real API server (kubectl apply -f -). */
+export function crdYaml(): string {
+  return readFileSync(join(REPO_ROOT, "crds", "function.yaml"), "utf8");
 }
