@@ -286,6 +286,8 @@ export class Reflector<T extends KubernetesObject> implements Informer {
   }
 
   private apply(key: string, object: T): void {
+    // managedFields is often the largest part of an object and no informer here reads it.
+    if (object.metadata !== undefined) delete object.metadata.managedFields;
     const cached = this.cache.get(key);
     if (cached !== undefined && cached.metadata?.resourceVersion === object.metadata?.resourceVersion) return;
     this.cache.set(key, object);
