@@ -1,5 +1,7 @@
-// The gateway process: read config, build with the in-memory ports, listen, and on SIGTERM drain and exit.
+// The gateway process: read config, open the platform's ports (Kubernetes or in memory), listen,
+// and on SIGTERM fail readiness, drain and exit.
 import { readFileSync } from "node:fs";
+import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { openAsyncBackends, type AsyncBackends } from "./async/connect.js";
 import { systemClock } from "./clock.js";
@@ -7,11 +9,15 @@ import { loadConfig, type GatewayConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
 import { MemoryFunctionStore } from "./function-store.js";
 import { createGateway } from "./gateway.js";
+import { loadKubernetesConfig, platformOf, type KubernetesGatewayConfig } from "./kubernetes/config.js";
+import { openKubernetesPlatform, type PlatformPorts } from "./kubernetes/platform.js";
 import { MemoryBus, MemoryEndpointSource } from "./memory.js";
 
 let config: GatewayConfig;
+let kubernetes: KubernetesGatewayConfig | undefined;
 try {
   config = loadConfig(process.env);
+  kubernetes = platformOf(process.env) === "kubernetes" ? loadKubernetesConfig(process.env) : undefined;
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   process.stderr.write(`flint gateway: invalid configuration: ${error.message}\n`);
@@ -38,16 +44,35 @@ const backends: AsyncBackends = await openAsyncBackends(config.async, {
 });
 if (backends.kind.queue === "memory") logger.warn("NATS_URL is not set: async calls are kept in memory only");
 
-const bus = new MemoryBus();
+let ports: PlatformPorts;
+if (kubernetes === undefined) {
+  const bus = new MemoryBus();
+  ports = {
+    ...{ store: new MemoryFunctionStore(), endpoints: new MemoryEndpointSource(), scaleTarget: bus, bus },
+    ...{ platform: "embedded", ready: () => true, close: () => Promise.resolve() },
+  };
+} else {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault();
+  ports = await openKubernetesPlatform({
+    kubeConfig,
+    config: kubernetes,
+    logger,
+    name: config.instanceId,
+  }).catch((error: unknown) => {
+    logger.fatal({ err: error, nats: kubernetes.natsUrl }, "cannot connect to NATS for the autoscaler bus");
+    return exit(1);
+  });
+  logger.info(
+    { namespaces: kubernetes.namespaces, server: kubeConfig.getCurrentCluster()?.server },
+    "on Kubernetes",
+  );
+}
+
 const gateway = createGateway(
   {
-    store: new MemoryFunctionStore(),
-    endpoints: new MemoryEndpointSource(),
-    scaleTarget: bus,
-    bus,
-    logger,
-    version,
-    async: backends,
+    ...{ store: ports.store, endpoints: ports.endpoints, scaleTarget: ports.scaleTarget, bus: ports.bus },
+    ...{ platform: ports.platform, logger, version, async: backends },
   },
   config,
 );
@@ -63,6 +88,7 @@ const shutdown = (signal: NodeJS.Signals): void => {
     const drained = await gateway.drain(config.shutdownTimeoutMs);
     if (!drained) logger.warn("calls still running at the shutdown deadline; cutting them off");
     await gateway.close();
+    await ports.close();
   };
   stop().then(
     () => exit(0),

@@ -62,7 +62,7 @@ export async function connectNatsBus(url: string, options: NatsBusOptions): Prom
 
 /**
  * Bus and ScaleTarget on core NATS (no JetStream: a lost sample costs a second of precision, and a
- * lost poke is repeated by the next sample showing queued calls). Publishing is fire and forget and
+ * lost poke delays a cold start to the autoscaler's next tick, where samples show the waiting calls). Publishing is fire and forget and
  * never throws into the call path. The subscriber side (`onConcurrency`, `onScaleRequest`) has the
  * same shape as MemoryBus's, for the autoscaler loop.
  */

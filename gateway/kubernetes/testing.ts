@@ -2,6 +2,7 @@
 // plane with the Function CRD installed, and a TCP proxy in front of the API server that a test can
 // cut and restore to make informers fail.
 import { createServer, connect, type Server, type Socket } from "node:net";
+import { networkInterfaces } from "node:os";
 import { KubeConfig, type V1EndpointConditions, type V1EndpointSlice } from "@kubernetes/client-node";
 import { FUNCTION_LABEL } from "../../api/index.js";
 import { SERVICE_NAME_LABEL } from "./endpoints.js";
@@ -103,4 +104,19 @@ export async function startApiProxy(targetPort: number): Promise<ApiProxy> {
     restore: listen,
     close: cut,
   };
+}
+
+/**
+ * An IPv4 address of this machine that an EndpointSlice may hold (not loopback, not link-local), so
+ * a real watchdog can listen on it and the gateway can call it; undefined when there is none.
+ */
+export function sliceableLocalAddress(): string | undefined {
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const address of addresses ?? []) {
+      if (address.family === "IPv4" && !address.internal && !address.address.startsWith("169.254.")) {
+        return address.address;
+      }
+    }
+  }
+  return undefined;
 }
