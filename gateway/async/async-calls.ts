@@ -237,8 +237,12 @@ export class AsyncCalls {
     }
     const callbackUrl = callbackUrlOf(req);
     const idempotency = idempotencyKeyOf(req);
-    const limitBytes =
-      settings.maxBodyBytes > 0 ? Math.min(settings.maxBodyBytes, config.maxBodyBytes) : config.maxBodyBytes;
+    // The smallest of the gateway's limit, the function's, and what the queue's messages can hold.
+    const limitBytes = Math.min(
+      config.maxBodyBytes,
+      settings.maxBodyBytes > 0 ? settings.maxBodyBytes : Number.MAX_SAFE_INTEGER,
+      queue.maxBodyBytes(),
+    );
     if (head.contentLength !== undefined && head.contentLength > limitBytes) {
       throw new BodyTooLargeError(limitBytes);
     }

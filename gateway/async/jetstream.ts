@@ -42,6 +42,8 @@ export const CALLS_STREAM = "FLINT_CALLS";
 export const DEAD_STREAM = "FLINT_DEAD";
 export const CALLBACKS_STREAM = "FLINT_CALLBACKS";
 const CALLBACKS_CONSUMER = "callbacks";
+/** Room left in a NATS message for a call's metadata headers. */
+const HEADER_ROOM_BYTES = 64 * 1024;
 /** Callbacks are small jobs; one that sits unacknowledged this long is given to another sender. */
 const CALLBACK_ACK_WAIT_MS = 60_000;
 
@@ -137,6 +139,11 @@ export class JetStreamCallQueue implements CallQueue {
         msgID: call.callId,
       }),
     );
+  }
+
+  maxBodyBytes(): number {
+    // The call's metadata travels as headers in the same message: leave it 64 KiB.
+    return Math.max(0, (this.nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM_BYTES);
   }
 
   async ensureConsumer(ref: FunctionRef, settings: ConsumerSettings): Promise<void> {

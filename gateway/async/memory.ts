@@ -151,6 +151,10 @@ export class MemoryCallQueue implements CallQueue {
     return Promise.resolve();
   }
 
+  maxBodyBytes(): number {
+    return Number.MAX_SAFE_INTEGER;
+  }
+
   ensureConsumer(ref: FunctionRef, settings: ConsumerSettings): Promise<void> {
     this.queueOf(ref).ackWaitMs = settings.ackWaitMs;
     return Promise.resolve();

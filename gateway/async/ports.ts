@@ -66,6 +66,8 @@ export interface ConsumerSettings {
 export interface CallQueue {
   /** Resolves once the call is stored durably; a repeated call id within minutes is stored once. */
   publish(call: QueuedCall): Promise<void>;
+  /** The largest body the queue can store (the server's message size limit less room for headers). */
+  maxBodyBytes(): number;
   /** Makes sure the function's consumer exists with these settings. */
   ensureConsumer(ref: FunctionRef, settings: ConsumerSettings): Promise<void>;
   /** Up to `max` calls for `ref`, each as soon as it is available, waiting at most `waitMs` in all. */
