@@ -1,5 +1,6 @@
 // The embedded platform behind `flint up`: gateway, autoscaler loop and replica supervisor in one
-// process, wired through the in-memory bus, endpoint source and function store.
+// process, wired through the in-memory bus, endpoint source and function store (NATS and Redis
+// for the bus, async queue and call records when NATS_URL / REDIS_URL are set).
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { AddressInfo } from "node:net";
@@ -13,6 +14,7 @@ import { MemoryFunctionStore } from "../gateway/function-store.js";
 import { openAsyncBackends, type AsyncBackends } from "../gateway/async/connect.js";
 import { createGateway, type Gateway } from "../gateway/gateway.js";
 import { MemoryBus, MemoryEndpointSource } from "../gateway/memory.js";
+import { connectNatsBus, type NatsBus } from "../gateway/nats-bus.js";
 import type { Clock, FunctionStore } from "../gateway/ports.js";
 import { LiveStatusStore } from "./live-status.js";
 import { ManifestFolder, type ManifestEvent } from "./manifests.js";
@@ -91,7 +93,11 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
 
   const store = new MemoryFunctionStore();
   const endpoints = new MemoryEndpointSource();
-  const bus = new MemoryBus();
+  // NATS_URL: concurrency samples and scale requests go over NATS (as on a cluster), else in memory.
+  const bus: MemoryBus | NatsBus =
+    config.async.natsUrl === undefined
+      ? new MemoryBus()
+      : await connectNatsBus(config.async.natsUrl, { logger, name: `flint-up-${process.pid}` });
   const supervisor = new ReplicaSupervisor(
     {
       ...DEFAULT_SUPERVISOR_OPTIONS,
@@ -222,6 +228,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       await loop.close();
       unwatch();
       await supervisor.close();
+      if (!(bus instanceof MemoryBus)) await bus.close();
     },
   };
 }

@@ -9,7 +9,7 @@ import { forgetConnection, saveConnection } from "../connection.js";
 export const upCommand: Command = {
   name: "up",
   summary: "run Flint on this machine with the functions in a folder (default: .)",
-  usage: `usage: flint up [--port N] [--host ADDRESS] [--policy NAME] [--pool N] [DIR]
+  usage: `usage: flint up [--port N] [--host ADDRESS] [--policy NAME] [--pool N] [--output text|json] [DIR]
 
 Runs the gateway, the autoscaler and the functions defined by the manifests below DIR (default:
 the current folder) as local processes. Edits to the manifests are picked up while it runs.
@@ -22,7 +22,12 @@ Options:
       --policy NAME     autoscaling policy: flint (default), kpa or fixed-keepalive:DURATION
       --pool N          generic runtimes kept started so module-mode functions start by loading
                         their module, not a process (default 2; 0 turns it off)
+  -o, --output FORMAT   text (default), or json: the start as one JSON object, then each event as
+                        one JSON object per line
   -h, --help            show this help
+
+Async calls and concurrency stats use NATS when NATS_URL is set, and call records use Redis when
+REDIS_URL is set; otherwise they are kept in memory.
 
 The management token is FLINT_AUTH_TOKEN if set, otherwise generated; it is saved with the URL in
 ~/.flint/local.json (or $FLINT_HOME/local.json) so other flint commands find this gateway.
@@ -33,6 +38,7 @@ The management token is FLINT_AUTH_TOKEN if set, otherwise generated; it is save
       host: { type: "string" },
       policy: { type: "string" },
       pool: { type: "string" },
+      output: { type: "string", short: "o" },
       help: { type: "boolean", short: "h" },
     });
     if (values.help === true) {
@@ -51,6 +57,13 @@ The management token is FLINT_AUTH_TOKEN if set, otherwise generated; it is save
       throw new UsageError(`--pool must be a whole number from 0 to 64, was ${JSON.stringify(values.pool)}`);
     }
     const dir = resolve(io.cwd, positionals[0] ?? ".");
+    const json = values.output === "json";
+    if (!json && values.output !== undefined && values.output !== "text") {
+      throw new UsageError(`--output must be text or json, was ${JSON.stringify(values.output)}`);
+    }
+    const describe = json
+      ? (event: PlatformEvent): string => `${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`
+      : describeEvent;
 
     const platform = await startLocalPlatform({
       dir,
@@ -59,16 +72,20 @@ The management token is FLINT_AUTH_TOKEN if set, otherwise generated; it is save
       host: values.host,
       policy: values.policy,
       poolSize,
-      onEvent: (event) => io.stdout.write(describeEvent(event)),
+      onEvent: (event) => io.stdout.write(describe(event)),
     });
     const file = saveConnection(io.env, { url: platform.url, token: platform.token, pid: process.pid });
-    io.stdout.write(await banner(platform, file, dir));
+    io.stdout.write(json ? await startJson(platform, file, dir) : await banner(platform, file, dir));
 
     await new Promise<void>((resolveStop) => {
       const stop = (): void => {
         process.off("SIGINT", stop);
         process.off("SIGTERM", stop);
-        io.stdout.write("stopping: finishing calls in flight and stopping replicas...\n");
+        io.stdout.write(
+          json
+            ? `${JSON.stringify({ time: new Date().toISOString(), type: "stopping" })}\n`
+            : "stopping: finishing calls in flight and stopping replicas...\n",
+        );
         resolveStop();
       };
       process.on("SIGINT", stop);
@@ -76,10 +93,36 @@ The management token is FLINT_AUTH_TOKEN if set, otherwise generated; it is save
     });
     await platform.close();
     forgetConnection(io.env, process.pid);
-    io.stdout.write("stopped\n");
+    io.stdout.write(
+      json ? `${JSON.stringify({ time: new Date().toISOString(), type: "stopped" })}\n` : "stopped\n",
+    );
     return 0;
   },
 };
+
+/** The start as one JSON line: what the banner says, for scripts. */
+async function startJson(platform: LocalPlatform, file: string, dir: string): Promise<string> {
+  const functions = (await platform.store.list()).map((fn) => {
+    const { name, namespace } = fn.metadata;
+    const callName = namespace === "default" ? name : `${name}.${namespace}`;
+    return {
+      name,
+      namespace,
+      mode: fn.spec.handler.mode,
+      scale: { min: fn.spec.scale.min, max: fn.spec.scale.max },
+      url: `${platform.url}/function/${callName}`,
+    };
+  });
+  const start = {
+    type: "up",
+    url: platform.url,
+    token: platform.token ?? null,
+    connectionFile: file,
+    dir,
+    functions,
+  };
+  return `${JSON.stringify(start)}\n`;
+}
 
 async function banner(platform: LocalPlatform, file: string, dir: string): Promise<string> {
   const { url, token } = platform;
