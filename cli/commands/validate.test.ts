@@ -96,7 +96,7 @@ describe("flint validate", () => {
   it("shows help for the command and for flint", async () => {
     expect((await flint(["validate", "--help"], dir)).stdout).toContain("usage: flint validate");
     const top = await flint(["--help"], dir);
-    expect(top.stdout).toMatch(/^ {2}validate {2}check Function manifests/m);
+    expect(top.stdout).toMatch(/^ {2}validate +check Function manifests/m);
     const unknown = await flint(["deploy-everything"], dir);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain('unknown command "deploy-everything"');
