@@ -141,6 +141,15 @@ export class FunctionConsumer {
    * without a crowd of calls behind it. Otherwise the free slots of the function's replicas (sync
    * calls share them), or the gateway's per-function bound when the function sets no limit.
    */
+  /** The most calls this consumer may hold at once now (see `room`). */
+  capacity(): number {
+    const { pool } = this;
+    if (pool.readyReplicas === 0) return 1;
+    const { concurrency } = pool.settings;
+    const limit = this.deps.maxInFlight;
+    return concurrency === 0 ? limit : Math.min(limit, pool.readyReplicas * concurrency);
+  }
+
   room(): number {
     const { pool } = this;
     const own = this.deps.maxInFlight - this.inFlight;
@@ -155,7 +164,10 @@ export class FunctionConsumer {
     let failures = 0;
     while (!this.stopped) {
       const room = this.room();
-      if (room <= 0) {
+      // While calls are running, wait until a quarter of the room is free rather than pulling one
+      // call per round trip: fewer, larger pulls drain a backlog faster at the same bound.
+      const worthPulling = this.inFlight === 0 || room >= Math.max(1, Math.floor(this.capacity() / 4));
+      if (room <= 0 || !worthPulling) {
         await this.pause(ROOM_POLL_MS);
         continue;
       }
