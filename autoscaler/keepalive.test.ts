@@ -84,7 +84,7 @@ describe("fixedKeepAliveHits", () => {
 });
 
 describe("keepAliveWindow", () => {
-  const fallback = { source: "fallback", prewarmMs: 0, keepAliveMs: 600_000 };
+  const fallback = { source: "fallback", prewarmMs: 0, keepAliveMs: 18 * 60_000 };
 
   it("learns a 30-minute timer once its window has foretold enough idle times", () => {
     // Each judged idle time is foretold at a cost of 3.5 min, where a fixed keep-alive of that cost
