@@ -24,6 +24,8 @@ class ScriptedApiServer {
   lists = 0;
   /** Lists still to answer with this status instead of the objects. */
   failLists: { count: number; status: number } = { count: 0, status: 500 };
+  /** Requests of this kind are never answered (a server that accepted the connection and hangs). */
+  hang: "list" | "watch" | undefined;
   private version = 1;
   private readonly watches = new Set<ServerResponse>();
 
@@ -88,15 +90,17 @@ class ScriptedApiServer {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? "/", "http://fake");
     if (url.pathname !== PATH) return void res.writeHead(404).end();
-    if (url.searchParams.get("watch") === "true") {
-      this.watchVersions.push(url.searchParams.get("resourceVersion") ?? "");
+    const watch = url.searchParams.get("watch") === "true";
+    if (watch) this.watchVersions.push(url.searchParams.get("resourceVersion") ?? "");
+    else this.lists += 1;
+    if (this.hang === (watch ? "watch" : "list")) return;
+    if (watch) {
       res.writeHead(200, { "content-type": "application/json" });
       res.flushHeaders();
       this.watches.add(res);
       res.on("close", () => this.watches.delete(res));
       return;
     }
-    this.lists += 1;
     if (this.failLists.count > 0) {
       this.failLists.count -= 1;
       return void res.writeHead(this.failLists.status).end(JSON.stringify({ kind: "Status", code: 500 }));
@@ -269,6 +273,20 @@ describe("Reflector", () => {
     await waitFor("the next event", () => events.includes("put good"));
     expect(events).toEqual(["put bad", "put good"]);
   });
+
+  it.each<["list" | "watch"]>([["list"], ["watch"]])(
+    "stops at once while a %s request hangs unanswered",
+    async (request) => {
+      api.hang = request;
+      const recorder = new Recorder();
+      const informer = start(recorder);
+      await waitFor(`the ${request} request`, () =>
+        request === "list" ? api.lists === 1 : api.watchVersions.length === 1,
+      );
+      await informer.stop();
+      expect(recorder.events).toEqual(request === "list" ? [] : ["synced"]);
+    },
+  );
 
   it("stops: the loop ends and no watch is left open", async () => {
     const recorder = new Recorder();

@@ -89,6 +89,8 @@ export class Reflector<T extends KubernetesObject> implements Informer {
   private abortWatch: (() => void) | undefined;
   private wake: (() => void) | undefined;
   private running: Promise<void> | undefined;
+  /** A list request cannot be aborted: `stop()` does not wait for one (its result is discarded). */
+  private listing = false;
   private stopped = false;
   private synced = false;
   private failingSinceMs: number | undefined;
@@ -110,12 +112,15 @@ export class Reflector<T extends KubernetesObject> implements Informer {
     this.running = this.run();
   }
 
-  /** Stops the watch and any retry; resolves once the loop has ended. The handler gets no more calls. */
+  /**
+   * Stops the watch and any retry; resolves once the loop has ended (or, during a list, at once:
+   * the list's answer is then ignored). The handler gets no more calls.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     this.abortWatch?.();
     this.wake?.();
-    await this.running;
+    if (!this.listing) await this.running;
   }
 
   health(): ReflectorHealth {
@@ -172,7 +177,10 @@ export class Reflector<T extends KubernetesObject> implements Informer {
     let continueToken: string | undefined;
     let resourceVersion: string | undefined;
     do {
-      const page = await this.options.list({ limit: this.options.pageSize ?? 500, continueToken });
+      this.listing = true;
+      const page = await this.options
+        .list({ limit: this.options.pageSize ?? 500, continueToken })
+        .finally(() => (this.listing = false));
       if (this.stopped) return;
       items.push(...page.items);
       // Every page of one list carries the snapshot's resourceVersion.
@@ -211,7 +219,11 @@ export class Reflector<T extends KubernetesObject> implements Informer {
       let eventful = false;
       let failure: Error | undefined;
       let controller: AbortController | undefined;
-      const abort = (): void => controller?.abort();
+      // Ends this watch at once, even before its request has been answered (stop, an ERROR event).
+      const abort = (): void => {
+        controller?.abort();
+        done(null);
+      };
       const done = (error: unknown): void => {
         if (settled) return;
         settled = true;
