@@ -47,9 +47,12 @@ describe("processFor", () => {
     expect(processFor({ ...context("ghcr.io/flint-dev/flint-watchdog:1"), env }).cwd).toBe(REPO_ROOT);
   });
 
-  it("binds the gateway to the pod IP", () => {
+  it("binds the gateway and the controller to the pod IP", () => {
     expect(processFor(context("ghcr.io/flint-dev/flint-gateway:dev")).env).toEqual({
       FLINT_GATEWAY_HOST: "10.88.1.7",
+    });
+    expect(processFor(context("ghcr.io/flint-dev/flint-controller:dev")).env).toEqual({
+      FLINT_CONTROLLER_HOST: "10.88.1.7",
     });
   });
 
@@ -63,11 +66,13 @@ describe("processFor", () => {
       "-sd",
       "/tmp/pod/nats",
     ]);
-    expect(processFor(context("redis:7")).args.slice(0, 4)).toEqual([
+    expect(processFor(context("redis:7")).args.slice(0, 6)).toEqual([
       "--bind",
       "10.88.1.7",
       "--port",
       "6379",
+      "--protected-mode",
+      "no",
     ]);
   });
 

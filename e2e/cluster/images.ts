@@ -70,11 +70,11 @@ export function imageRepository(image: string): string {
  * | image                                  | process                                                  |
  * |----------------------------------------|----------------------------------------------------------|
  * | ghcr.io/flint-dev/flint-gateway:*      | node dist/gateway/main.js, FLINT_GATEWAY_HOST=pod IP     |
- * | ghcr.io/flint-dev/flint-controller:*   | node dist/controller/main.js                             |
+ * | ghcr.io/flint-dev/flint-controller:*   | node dist/controller/main.js, FLINT_CONTROLLER_HOST=pod IP |
  * | ghcr.io/flint-dev/flint-watchdog:*     | node dist/watchdog/main.js, FLINT_HOST=pod IP            |
  * | ghcr.io/flint-dev/flint-example-DIR:*  | node dist/watchdog/main.js in examples/DIR, FLINT_HOST=pod IP |
  * | nats:*                                 | nats-server -js -a pod IP -p port (default 4222)         |
- * | redis:*                                | redis-server --bind pod IP --port port (default 6379)    |
+ * | redis:*                                | redis-server --bind pod IP --port port (default 6379) --protected-mode no |
  */
 export function processFor(context: ImageContext): ProcessSpec {
   const { repoRoot, podIP } = context;
@@ -96,7 +96,13 @@ export function processFor(context: ImageContext): ProcessSpec {
     };
   }
   if (repository === `${FLINT}flint-controller`) {
-    return { command: node, args: [distMain("controller"), ...context.args], cwd: repoRoot, env: {} };
+    // Its health port (8080 by default) would take 0.0.0.0:8080 from every watchdog on the node.
+    return {
+      command: node,
+      args: [distMain("controller"), ...context.args],
+      cwd: repoRoot,
+      env: { FLINT_CONTROLLER_HOST: podIP },
+    };
   }
   if (repository === `${FLINT}flint-watchdog`) {
     return {
@@ -132,7 +138,12 @@ export function processFor(context: ImageContext): ProcessSpec {
     const port = String(context.containerPort ?? 6379);
     return {
       command: "redis-server",
-      args: ["--bind", podIP, "--port", port, "--save", "", "--appendonly", "no", "--dir", context.podDir],
+      // The official image turns protected mode off (its build patches the default), so clients on
+      // other pods may connect; redis-server from a distribution keeps it on and drops them.
+      args: [
+        ...["--bind", podIP, "--port", port, "--protected-mode", "no"],
+        ...["--save", "", "--appendonly", "no", "--dir", context.podDir],
+      ],
       cwd: context.podDir,
       env: {},
     };

@@ -5,6 +5,7 @@
 #
 #   e2e/cluster/run.sh                 build binaries (cached) and dist/, run all of e2e/cluster
 #   e2e/cluster/run.sh -t 'smoke'      extra arguments go to jest
+#   e2e/cluster/run.sh e2e/cluster/scenario.cluster.test.ts    only the test files named
 #   e2e/cluster/run.sh --all           every test of the repository, in one jest run (npm test)
 #
 # Needs root (ip netns), iproute2, openssl, Go (for the first build) and Node.
@@ -55,13 +56,18 @@ scope=(e2e/cluster)
 if [[ ${1:-} == --all ]]; then
   shift
   scope=()
+elif [[ $# -gt 0 && $1 != -* ]]; then
+  # Test paths given: they are the scope (with e2e/cluster as well, every cluster test would match).
+  scope=()
 fi
 echo "run.sh: running ${scope[*]:-every test} in network namespace $ns (binaries: $bin_dir)" >&2
 
-# The ignore pattern (one regex: an array option would swallow the path) replaces the config's, which leave *.cluster.test.ts out of the default run.
+# The ignore pattern (one regex) replaces the config's, which leave *.cluster.test.ts out of the
+# default run. It comes last: an array option swallows the positional arguments after it, so test
+# paths given to run.sh would be taken for more ignore patterns.
 # --runInBand: the tests share the namespace's pod address range and the machine has 2 cores.
 # --forceExit: in one process, a handle some suite leaves open would keep Jest (and CI) waiting
 # after the summary; each suite still cleans up its own processes in afterAll.
 FLINT_E2E_CLUSTER=1 FLINT_E2E_NETNS="$ns" FLINT_K8S_BIN_DIR="$bin_dir" \
   ip netns exec "$ns" node --experimental-vm-modules --no-warnings=ExperimentalWarning \
-  node_modules/jest/bin/jest.js "${scope[@]}" --runInBand --forceExit --testPathIgnorePatterns='/node_modules/|/dist/' "$@"
+  node_modules/jest/bin/jest.js "${scope[@]}" "$@" --runInBand --forceExit --testPathIgnorePatterns='/node_modules/|/dist/'
