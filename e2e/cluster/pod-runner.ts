@@ -251,6 +251,8 @@ export class PodRunner {
       } else {
         const loop = new ProbeLoop(readinessProbe, check, (passing) => {
           run.ready = passing;
+          // Tests time cold starts from these lines (process started → readiness probe passed).
+          this.context.log(`${this.key}/${run.spec.name}: readiness probe ${passing ? "passed" : "failed"}`);
           this.markDirty();
         });
         run.probes.push(loop);

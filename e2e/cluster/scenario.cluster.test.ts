@@ -1,0 +1,697 @@
+// The cluster scenario of issue 7 on a real control plane with the process kubelet: helm installs
+// Flint; the examples are applied and called through the gateway; one of them scales to zero, starts
+// cold (timed from every clock that saw it), scales out under load and back, rolls out a new spec
+// under load without failing a call, and is garbage-collected when deleted; then bad manifests are
+// refused with the CRD's messages and each ServiceAccount's permissions are listed.
+// Runs only through e2e/cluster/run.sh (root, a network namespace); elsewhere it is skipped, loudly.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  type V1Deployment,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+
+import { FUNCTION_API, formatFieldError, parseManifests, type FunctionResource } from "../../api/index.js";
+import { CHART, openHelm, type Helm } from "../../charts/testing.js";
+import { call, REPO_ROOT, waitFor } from "../../watchdog/testing.js";
+import {
+  breakdownTable,
+  ColdStartWatch,
+  coldStartOf,
+  milestoneTable,
+  type ColdStart,
+  type KubeletLine,
+} from "./cold-start.js";
+import { startControlPlane, type ControlPlane } from "./control-plane.js";
+import { startKubelet, type Kubelet } from "./kubelet.js";
+import { startLoad } from "./load.js";
+import { describeUnless, namespaceSkipReason, step, uniqueName } from "./testing.js";
+
+/** The Helm release and its namespace. */
+const RELEASE = "flint";
+const RELEASE_NAMESPACE = "flint";
+/** Each example's image on the cluster: ghcr.io/flint-dev/flint-example-<dir>:<tag> (e2e/cluster/images.ts). */
+const EXAMPLE_TAG = "0.1.0";
+/** The example that steps 4–8 idle, wake, load, roll out and delete. */
+const SUBJECT = "hello";
+/**
+ * Its scale settings on the cluster. With `idle: auto` and no idle history the flint policy keeps a
+ * last replica for its 10-minute fallback (docs/autoscaler.md); 10 s lets the test see zero. A soft
+ * target of 2 calls in flight per replica makes a few workers enough to scale out, and 3 replicas at
+ * most keep the 2-core machine responsive.
+ */
+const SUBJECT_SCALE = { min: 0, max: 3, target: 2, concurrency: 0, idle: "10s" };
+/** Cold starts measured in a row, for a median. */
+const COLD_STARTS = 3;
+/** The examples (folder names), each with the check of its answer. */
+const EXAMPLES = readdirSync(join(REPO_ROOT, "examples"), { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name)
+  .sort();
+
+describeUnless(namespaceSkipReason())(
+  "the issue-7 scenario: Flint installed by helm on a real control plane",
+  () => {
+    let cp: ControlPlane | undefined;
+    let kubelet: Kubelet | undefined;
+    let helm: Helm | undefined;
+    let kubeConfig: KubeConfig;
+    let core: CoreV1Api;
+    let apps: AppsV1Api;
+    let custom: CustomObjectsApi;
+    /** The process kubelet's log lines with their times, for the cold-start breakdown. */
+    const kubeletLines: KubeletLine[] = [];
+    const namespace = uniqueName("scenario");
+    /** http://<gateway pod IP>:8080, and the management token from the chart's Secret. */
+    let gateway = "";
+    let token = "";
+    /** How long each step took, for the summary printed at the end. */
+    const timings: { step: string; seconds: number }[] = [];
+    const coldStarts: ColdStart[] = [];
+    const scenarioStartedMs = Date.now();
+
+    afterAll(async () => {
+      const total = (Date.now() - scenarioStartedMs) / 1000;
+      step(
+        `summary (whole scenario ${total.toFixed(1)} s):\n| step | seconds |\n| --- | ---: |\n` +
+          timings.map((t) => `| ${t.step} | ${t.seconds.toFixed(1)} |`).join("\n"),
+      );
+      if (coldStarts.length > 0) step(`cold starts:\n${breakdownTable(coldStarts)}`);
+      await kubelet?.stop();
+      await cp?.stop();
+      helm?.close();
+    }, 90_000);
+
+    beforeAll(async () => {
+      const started = Date.now();
+      helm = openHelm();
+      cp = await startControlPlane({ network: "namespace", log: step });
+      kubelet = await startKubelet({
+        kubeconfigPath: cp.kubeconfigPath,
+        caPem: cp.caPem,
+        log: (line) => {
+          kubeletLines.push({ atMs: Date.now(), line });
+          step(`kubelet: ${line}`);
+        },
+      });
+      kubeConfig = new KubeConfig();
+      kubeConfig.loadFromFile(cp.kubeconfigPath);
+      core = kubeConfig.makeApiClient(CoreV1Api);
+      apps = kubeConfig.makeApiClient(AppsV1Api);
+      custom = kubeConfig.makeApiClient(CustomObjectsApi);
+      await core.createNamespace({ body: { metadata: { name: namespace } } });
+      timings.push({ step: "control plane and kubelet", seconds: (Date.now() - started) / 1000 });
+    }, 120_000);
+
+    /** Runs a step, logs it and records its time. */
+    const timed = async (name: string, body: () => Promise<void>): Promise<void> => {
+      step(`=== ${name}`);
+      const started = Date.now();
+      try {
+        await body();
+      } finally {
+        const seconds = (Date.now() - started) / 1000;
+        timings.push({ step: name, seconds });
+        step(`=== ${name}: ${seconds.toFixed(1)} s`);
+      }
+    };
+
+    // --- Looking at the cluster ---------------------------------------------------------------------
+
+    const isReady = (pod: V1Pod): boolean =>
+      pod.metadata?.deletionTimestamp === undefined &&
+      pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+    const podsOf = async (ns: string, labelSelector: string): Promise<V1Pod[]> =>
+      (await core.listNamespacedPod({ namespace: ns, labelSelector })).items;
+    const subjectPods = (): Promise<V1Pod[]> => podsOf(namespace, `flint.dev/function=${SUBJECT}`);
+    const componentPod = async (component: string): Promise<V1Pod> => {
+      const pods = await podsOf(RELEASE_NAMESPACE, `app.kubernetes.io/component=${component}`);
+      const pod = pods.find(isReady) ?? pods[0];
+      if (pod === undefined) throw new Error(`no ${component} pod`);
+      return pod;
+    };
+    const logOf = (pod: V1Pod, container?: string): string =>
+      kubelet!.logPath(
+        pod.metadata!.namespace!,
+        pod.metadata!.name!,
+        container ?? pod.spec!.containers[0]!.name,
+      );
+    const deployment = async (name: string): Promise<V1Deployment | undefined> =>
+      apps.readNamespacedDeployment({ name, namespace }).catch(() => undefined);
+    const fn = async (name: string): Promise<FunctionResource> =>
+      (await custom.getNamespacedCustomObject({
+        group: FUNCTION_API.group,
+        version: FUNCTION_API.version,
+        plural: FUNCTION_API.plural,
+        namespace,
+        name,
+      })) as FunctionResource;
+
+    /** Every pod of the release and the test namespace, with its status and the end of its log. */
+    const diagnosis = async (): Promise<string> => {
+      const pods = [...(await podsOf(RELEASE_NAMESPACE, "")), ...(await podsOf(namespace, ""))];
+      return pods
+        .map((pod) => {
+          const lines = pod.spec!.containers.map((container) => {
+            let text = "(no log)";
+            try {
+              text = readFileSync(logOf(pod, container.name), "utf8").split("\n").slice(-25).join("\n");
+            } catch {
+              // not started
+            }
+            return `--- ${pod.metadata!.namespace}/${pod.metadata!.name}/${container.name}\n${text}`;
+          });
+          return `${pod.metadata!.namespace}/${pod.metadata!.name}: ${JSON.stringify(pod.status?.containerStatuses?.map((s) => s.state))}\n${lines.join("\n")}`;
+        })
+        .join("\n");
+    };
+    /** waitFor, and on a timeout the pods' states and logs in the error. */
+    const waitOrExplain = async (
+      what: string,
+      check: () => boolean | Promise<boolean>,
+      timeoutMs: number,
+    ): Promise<void> => {
+      await waitFor(what, check, { timeoutMs, intervalMs: 250 }).catch(async (error: unknown) => {
+        throw new Error(`${String(error)}\n${await diagnosis()}`);
+      });
+    };
+
+    /** The subject at zero: Deployment replicas 0 and no pod left, terminating ones included. */
+    const waitForZero = async (timeoutMs: number): Promise<void> => {
+      await waitOrExplain(
+        `${SUBJECT} scaled to zero with its pods gone`,
+        async () => (await deployment(SUBJECT))?.spec?.replicas === 0 && (await subjectPods()).length === 0,
+        timeoutMs,
+      );
+    };
+
+    const functionUrl = (name: string, rest = ""): string => {
+      if (gateway === "") throw new Error("no gateway: step 1 (helm install) did not get it running");
+      return `${gateway}/function/${name}.${namespace}${rest}`;
+    };
+    const helloJudge = (status: number, body: string): boolean => status === 200 && body === "Hello, load!\n";
+
+    // --- The scenario -------------------------------------------------------------------------------
+
+    it("1. helm install: the CRD is registered; controller, gateway, NATS and Redis run as pods and are Ready", async () => {
+      await timed("1 helm install", async () => {
+        const env = { KUBECONFIG: cp!.kubeconfigPath };
+        helm!.run(["install", RELEASE, CHART, "-n", RELEASE_NAMESPACE, "--create-namespace"], env);
+        const established = async (): Promise<boolean> =>
+          (
+            await cp!.kubectl([
+              "get",
+              "crd",
+              "functions.flint.dev",
+              "-o",
+              'jsonpath={.status.conditions[?(@.type=="Established")].status}',
+            ])
+          ).stdout === "True";
+        await waitOrExplain("the Function CRD established", established, 30_000);
+        const components = ["controller", "gateway", "nats", "redis"];
+        await waitOrExplain(
+          `${components.join(", ")} ready`,
+          async () => {
+            const pods = await podsOf(RELEASE_NAMESPACE, "app.kubernetes.io/part-of=flint");
+            return components.every((component) =>
+              pods.some(
+                (pod) => pod.metadata?.labels?.["app.kubernetes.io/component"] === component && isReady(pod),
+              ),
+            );
+          },
+          120_000,
+        );
+        const gatewayPod = await componentPod("gateway");
+        gateway = `http://${gatewayPod.status!.podIP}:8080`;
+        const secret = await core.readNamespacedSecret({
+          name: `${RELEASE}-auth`,
+          namespace: RELEASE_NAMESPACE,
+        });
+        token = Buffer.from(secret.data!["token"]!, "base64").toString();
+        step(`gateway at ${gateway}; management token ${token.slice(0, 4)}… from Secret ${RELEASE}-auth`);
+        const info = await call(`${gateway}/system/info`, { headers: { authorization: `Bearer ${token}` } });
+        expect(info.status).toBe(200);
+        expect(JSON.parse(info.body)).toMatchObject({ provider: "flint", platform: "kubernetes" });
+        expect((await call(`${gateway}/system/info`)).status).toBe(401);
+        // The controller leads: it holds its Lease.
+        await waitOrExplain(
+          "the controller's Lease held",
+          async () => {
+            const lease = await cp!.kubectl([
+              "get",
+              "lease",
+              `${RELEASE}-controller`,
+              "-n",
+              RELEASE_NAMESPACE,
+              "-o",
+              "jsonpath={.spec.holderIdentity}",
+            ]);
+            return lease.stdout === (await componentPod("controller")).metadata!.name;
+          },
+          30_000,
+        );
+      });
+    }, 240_000);
+
+    it("2. kubectl apply the examples: each Function becomes Ready with its printer columns filled", async () => {
+      await timed("2 apply the examples", async () => {
+        const manifests = EXAMPLES.map((dir) => {
+          const manifest = parseYaml(
+            readFileSync(join(REPO_ROOT, "examples", dir, "function.yaml"), "utf8"),
+          ) as {
+            metadata: Record<string, unknown>;
+            spec: Record<string, unknown>;
+          };
+          manifest.metadata["namespace"] = namespace;
+          manifest.spec["image"] = `ghcr.io/flint-dev/flint-example-${dir}:${EXAMPLE_TAG}`;
+          if (manifest.metadata["name"] === SUBJECT) manifest.spec["scale"] = SUBJECT_SCALE;
+          return stringifyYaml(manifest);
+        });
+        const applied = await cp!.kubectl(["apply", "-f", "-"], manifests.join("---\n"));
+        expect(applied).toMatchObject({ code: 0 });
+        step(applied.stdout.trim());
+
+        await waitOrExplain(
+          "every Function Ready with one replica",
+          async () => {
+            const list = (await custom.listNamespacedCustomObject({
+              group: FUNCTION_API.group,
+              version: FUNCTION_API.version,
+              plural: FUNCTION_API.plural,
+              namespace,
+            })) as { items: FunctionResource[] };
+            return (
+              list.items.length === EXAMPLES.length &&
+              list.items.every(
+                (item) =>
+                  item.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true &&
+                  item.status.readyReplicas === 1,
+              )
+            );
+          },
+          120_000,
+        );
+        const table = await cp!.kubectl(["get", "functions", "-n", namespace]);
+        step(`kubectl get functions -n ${namespace}\n${table.stdout}`);
+        const [header, ...rows] = table.stdout.trim().split("\n");
+        expect(header?.split(/\s+/)).toEqual(["NAME", "READY", "REASON", "REPLICAS", "URL", "AGE"]);
+        expect(rows.map((row) => row.split(/\s+/).slice(0, 5))).toEqual(
+          EXAMPLES.map((name) => [
+            name,
+            "True",
+            "Ready",
+            "1",
+            `http://${RELEASE}-gateway.${RELEASE_NAMESPACE}/function/${name}.${namespace}`,
+          ]),
+        );
+        for (const row of rows) expect(row.split(/\s+/)[5]).toMatch(/^\d+s$/);
+      });
+    }, 180_000);
+
+    it("3. calls each example through the gateway and gets the right answers", async () => {
+      await timed("3 call each example", async () => {
+        const hello = await call(functionUrl("hello", "?name=Flint"));
+        expect({ status: hello.status, body: hello.body }).toEqual({ status: 200, body: "Hello, Flint!\n" });
+
+        const echo = await call(functionUrl("lambda-echo", "/orders/7?verbose=1"), {
+          method: "POST",
+          body: "ping",
+          headers: { "content-type": "text/plain" },
+        });
+        expect(echo.status).toBe(200);
+        expect(JSON.parse(echo.body)).toMatchObject({
+          method: "POST",
+          path: "/orders/7",
+          query: { verbose: "1" },
+          body: "ping",
+        });
+
+        const counter = await call(functionUrl("http-counter", "/hits"));
+        expect(counter.status).toBe(200);
+        expect(JSON.parse(counter.body)).toMatchObject({ count: 1, method: "GET", path: "/hits" });
+        expect(JSON.parse((await call(functionUrl("http-counter", "/hits"))).body)).toMatchObject({
+          count: 2,
+        });
+
+        const shout = await call(functionUrl("shout"), { method: "POST", body: "hi there" });
+        expect({ status: shout.status, body: shout.body }).toEqual({ status: 200, body: "HI THERE" });
+
+        step("the management API lists the four Functions with the chart's token, and refuses without it");
+        const auth = { authorization: `Bearer ${token}` };
+        const listed = await call(`${gateway}/system/functions?namespace=${namespace}`, { headers: auth });
+        expect(listed.status).toBe(200);
+        const names = (JSON.parse(listed.body) as { items: FunctionResource[] }).items.map(
+          (item) => item.metadata.name,
+        );
+        expect(names.sort()).toEqual(EXAMPLES);
+        expect((await call(`${gateway}/system/functions?namespace=${namespace}`)).status).toBe(401);
+      });
+    }, 60_000);
+
+    it(`4. left idle, ${SUBJECT} goes to zero replicas and its pods go away`, async () => {
+      await timed(`4 ${SUBJECT} idles to zero`, async () => {
+        const started = Date.now();
+        // The flint policy holds every replica for its first 60 s stable window, then the fixed 10 s
+        // keep-alive lets the last one go.
+        await waitForZero(240_000);
+        step(`${SUBJECT} at zero ${((Date.now() - started) / 1000).toFixed(1)} s after its last call`);
+        const status = (await fn(SUBJECT)).status;
+        await waitOrExplain(
+          `${SUBJECT} reported ScaledToZero`,
+          async () =>
+            (await fn(SUBJECT)).status?.conditions?.some(
+              (c) => c.type === "Ready" && c.reason === "ScaledToZero",
+            ) === true,
+          30_000,
+        ).catch((error: unknown) => {
+          throw new Error(`${String(error)}\nstatus: ${JSON.stringify(status)}`);
+        });
+      });
+    }, 300_000);
+
+    it(`5. a call wakes ${SUBJECT} from zero: the cold start succeeds, timed from every clock that saw it`, async () => {
+      await timed(`5 cold start ×${COLD_STARTS}`, async () => {
+        const gatewayPod = await componentPod("gateway");
+        const controllerPod = await componentPod("controller");
+        for (let run = 1; run <= COLD_STARTS; run++) {
+          await waitForZero(120_000);
+          const watch = await ColdStartWatch.start(kubeConfig, namespace, SUBJECT);
+          try {
+            const sentMs = Date.now();
+            const reply = await call(functionUrl(SUBJECT, `?name=cold${run}`));
+            const answeredMs = Date.now();
+            expect({ status: reply.status, body: reply.body }).toEqual({
+              status: 200,
+              body: `Hello, cold${run}!\n`,
+            });
+            const held = reply.headers["x-flint-cold-start"];
+            expect(held).toMatch(/^\d+$/);
+            // The watches and the logs may still be on their way for the last milestones.
+            await waitFor("the pod and its endpoint ready", () => watch.marks.endpointReady !== undefined, {
+              timeoutMs: 20_000,
+              intervalMs: 100,
+            });
+            const podName = watch.marks.pod ?? "";
+            const pod = await core.readNamespacedPod({ name: podName, namespace });
+            const coldStart = coldStartOf({
+              sentMs,
+              answeredMs,
+              gatewayHeldMs: Number(held),
+              watched: watch.marks,
+              kubelet: kubeletLines,
+              podKey: `${namespace}/${podName}`,
+              gatewayLog: logOf(gatewayPod),
+              controllerLog: logOf(controllerPod),
+              watchdogLog: logOf(pod, "function"),
+              functionKey: `${namespace}/${SUBJECT}`,
+            });
+            coldStarts.push(coldStart);
+            step(
+              `cold start ${run} of ${COLD_STARTS} (pod ${podName}): ${coldStart.totalMs} ms\n${milestoneTable(coldStart)}`,
+            );
+          } finally {
+            watch.stop();
+          }
+        }
+        step(`cold starts of ${SUBJECT}:\n${breakdownTable(coldStarts)}`);
+      });
+    }, 600_000);
+
+    it(`6. under load ${SUBJECT} scales out to more than one replica, and back when the load stops`, async () => {
+      await timed(`6 ${SUBJECT} scales out and back`, async () => {
+        const load = startLoad(functionUrl(SUBJECT, "?name=load"), { workers: 16, judge: helloJudge });
+        let peak = 0;
+        try {
+          await waitOrExplain(
+            "two ready replicas or more",
+            async () => {
+              const ready = (await subjectPods()).filter(isReady).length;
+              peak = Math.max(peak, ready);
+              return ready >= 2;
+            },
+            90_000,
+          );
+        } finally {
+          const result = await load.stop();
+          step(
+            `load: ${result.calls} calls in ${result.seconds.toFixed(1)} s, statuses ${JSON.stringify(result.statuses)}, peak ${peak} ready replicas`,
+          );
+          expect(result.failures).toEqual([]);
+        }
+        const stopped = Date.now();
+        await waitOrExplain(
+          "back to one replica or none",
+          async () => ((await deployment(SUBJECT))?.spec?.replicas ?? 99) <= 1,
+          180_000,
+        );
+        step(`back to ≤ 1 replica ${((Date.now() - stopped) / 1000).toFixed(1)} s after the load stopped`);
+      });
+    }, 360_000);
+
+    it(`7. a spec update of ${SUBJECT} rolls out under steady load without failing a call`, async () => {
+      await timed(`7 rollout under load`, async () => {
+        const load = startLoad(functionUrl(SUBJECT, "?name=load"), { workers: 4, judge: helloJudge });
+        try {
+          await waitOrExplain("calls answered before the update", () => load.ok >= 20, 60_000);
+          const before = await deployment(SUBJECT);
+          step(
+            `updating ${SUBJECT}'s env under load (${load.ok} calls so far, ${before?.spec?.replicas} replicas)`,
+          );
+          const patched = await cp!.kubectl([
+            "patch",
+            "function",
+            SUBJECT,
+            "-n",
+            namespace,
+            "--type=merge",
+            "-p",
+            JSON.stringify({ spec: { env: [{ name: "GREETING_STYLE", value: "v2" }] } }),
+          ]);
+          expect(patched).toMatchObject({ code: 0 });
+          const hasNewEnv = (pod: V1Pod): boolean =>
+            pod.spec?.containers[0]?.env?.some((e) => e.name === "GREETING_STYLE" && e.value === "v2") ===
+            true;
+          await waitOrExplain(
+            "the rollout complete: every pod of the new template, ready",
+            async () => {
+              const d = await deployment(SUBJECT);
+              const pods = await subjectPods();
+              const wanted = d?.spec?.replicas ?? 0;
+              return (
+                wanted >= 1 &&
+                (d?.status?.observedGeneration ?? 0) >= (d?.metadata?.generation ?? 1) &&
+                d?.status?.updatedReplicas === wanted &&
+                d.status.readyReplicas === wanted &&
+                pods.length === wanted &&
+                pods.every((pod) => hasNewEnv(pod) && isReady(pod))
+              );
+            },
+            120_000,
+          );
+          const rolledOut = load.ok;
+          await waitOrExplain(
+            "more calls answered after the rollout",
+            () => load.ok >= rolledOut + 20,
+            30_000,
+          );
+        } finally {
+          const result = await load.stop();
+          step(
+            `load: ${result.calls} calls in ${result.seconds.toFixed(1)} s, statuses ${JSON.stringify(result.statuses)}`,
+          );
+          expect(result.failures).toEqual([]);
+          expect(result.ok).toBe(result.calls);
+        }
+        const updated = await fn(SUBJECT);
+        expect(updated.status?.observedGeneration).toBe(updated.metadata.generation);
+      });
+    }, 240_000);
+
+    it(`8. deleting ${SUBJECT} garbage-collects its Deployment and Service`, async () => {
+      await timed(`8 delete ${SUBJECT}`, async () => {
+        expect(await deployment(SUBJECT)).toBeDefined();
+        const deleted = await cp!.kubectl(["delete", "function", SUBJECT, "-n", namespace, "--wait=false"]);
+        expect(deleted).toMatchObject({ code: 0 });
+        await waitOrExplain(
+          "the Deployment, Service and pods gone",
+          async () => {
+            const service = await core
+              .readNamespacedService({ name: SUBJECT, namespace })
+              .catch(() => undefined);
+            return (
+              (await deployment(SUBJECT)) === undefined &&
+              service === undefined &&
+              (await subjectPods()).length === 0
+            );
+          },
+          120_000,
+        );
+        await waitOrExplain(
+          "the gateway forgets it",
+          async () => (await call(functionUrl(SUBJECT))).status === 404,
+          30_000,
+        );
+      });
+    }, 180_000);
+
+    /** Bad manifests, each with the field and the message the CRD gives for it. */
+    const BAD: { name: string; spec: Record<string, unknown>; path: string; message: string }[] = [
+      {
+        name: "bad-scale",
+        spec: { handler: { mode: "module", entry: "h.js" }, scale: { min: 3, max: 2 } },
+        path: "spec.scale.min",
+        message: "must be <= spec.scale.max",
+      },
+      {
+        name: "bad-entry",
+        spec: { handler: { mode: "module" } },
+        path: "spec.handler.entry",
+        message: "is required in module mode",
+      },
+      {
+        name: "bad-exec",
+        spec: { handler: { mode: "exec" } },
+        path: "spec.handler.command",
+        message: "is required in exec mode",
+      },
+      {
+        name: "bad-env",
+        spec: { handler: { mode: "module", entry: "h.js" }, env: [{ name: "FLINT_MODE", value: "x" }] },
+        path: "spec.env[0].name",
+        message: "must not start with FLINT_ (reserved for the watchdog's own settings)",
+      },
+      {
+        name: "bad-timeout",
+        spec: { handler: { mode: "module", entry: "h.js" }, timeout: "thirty" },
+        path: "spec.timeout",
+        message: "must be a duration like 30s, 500ms or 1m30s",
+      },
+      {
+        name: "bad-idle",
+        spec: { handler: { mode: "module", entry: "h.js" }, scale: { idle: "soon" } },
+        path: "spec.scale.idle",
+        message: "must be auto or a duration like 30s, 5m or 1h",
+      },
+    ];
+
+    it("9a. the API server refuses bad manifests with the CRD's messages, as flint up's validator does", async () => {
+      await timed("9a bad manifests", async () => {
+        for (const bad of BAD) {
+          const manifest = stringifyYaml({
+            apiVersion: `${FUNCTION_API.group}/${FUNCTION_API.version}`,
+            kind: "Function",
+            metadata: { name: bad.name, namespace },
+            spec: { image: "ghcr.io/flint-dev/flint-example-hello:0.1.0", ...bad.spec },
+          });
+          const result = await cp!.kubectl(["apply", "-f", "-"], manifest);
+          step(`${bad.name}: ${result.stderr.trim()}`);
+          expect([bad.name, result.code === 0, result.stderr]).toEqual([
+            bad.name,
+            false,
+            expect.stringMatching(
+              new RegExp(`${escapeRegExp(bad.path)}: Invalid value: .*${escapeRegExp(bad.message)}`),
+            ),
+          ]);
+          // flint up refuses it for the same field with the same message (it may add the values).
+          const local = parseManifests(manifest)[0];
+          const errors = local?.ok === false ? local.errors.map(formatFieldError) : [];
+          expect([bad.name, errors]).toEqual([
+            bad.name,
+            expect.arrayContaining([
+              expect.stringMatching(new RegExp(`^${escapeRegExp(`${bad.path}: ${bad.message}`)}`)),
+            ]),
+          ]);
+        }
+        const listed = await cp!.kubectl(["get", "functions", "-n", namespace, "-o", "name"]);
+        for (const bad of BAD) expect(listed.stdout).not.toContain(bad.name);
+      });
+    }, 120_000);
+
+    it("9b. kubectl auth can-i --list shows each Flint ServiceAccount only what it needs", async () => {
+      await timed("9b auth can-i --list", async () => {
+        const list = async (subject: string, ns: string): Promise<string[]> => {
+          const result = await cp!.kubectl(["auth", "can-i", "--list", "-n", ns, `--as=${subject}`]);
+          expect(result).toMatchObject({ code: 0 });
+          return resourceRules(result.stdout);
+        };
+        // What any ServiceAccount may do (system:basic-user, system:discovery and the like): that of
+        // one with no binding at all. Flint's accounts are compared on what they have beyond it.
+        const baseline = new Set(await list(`system:serviceaccount:${namespace}:default`, namespace));
+        step(`any ServiceAccount may: ${[...baseline].join("; ")}`);
+        const beyondBaseline = async (account: string, ns: string): Promise<string[]> => {
+          const rules = (await list(`system:serviceaccount:${RELEASE_NAMESPACE}:${account}`, ns)).filter(
+            (rule) => !baseline.has(rule),
+          );
+          step(`${account} in ${ns}, beyond that:\n  ${rules.join("\n  ")}`);
+          return rules;
+        };
+        const controllerRules = [
+          "deployments.apps [] [create get list patch update watch]",
+          "deployments.apps/scale [] [get patch]",
+          "events [] [create patch]",
+          "functions.flint.dev [] [get list watch]",
+          "functions.flint.dev/status [] [patch update]",
+          "services [] [create get list patch update watch]",
+        ];
+        const gatewayRules = [
+          "endpointslices.discovery.k8s.io [] [list watch]",
+          "functions.flint.dev [] [create delete get list patch update watch]",
+        ];
+        expect(await beyondBaseline(`${RELEASE}-controller`, namespace)).toEqual(controllerRules);
+        expect(await beyondBaseline(`${RELEASE}-gateway`, namespace)).toEqual(gatewayRules);
+        expect(await beyondBaseline(`${RELEASE}-controller`, RELEASE_NAMESPACE)).toEqual(
+          [
+            ...controllerRules,
+            "leases.coordination.k8s.io [] [create]",
+            `leases.coordination.k8s.io [${RELEASE}-controller] [get update]`,
+          ].sort(),
+        );
+        expect(await beyondBaseline(`${RELEASE}-gateway`, RELEASE_NAMESPACE)).toEqual(gatewayRules);
+
+        step("and that was enough: no component was refused by the API server");
+        for (const component of ["controller", "gateway"]) {
+          const log = readFileSync(logOf(await componentPod(component)), "utf8");
+          expect([component, log.match(/.*(forbidden|Forbidden).*/)?.[0]]).toEqual([component, undefined]);
+        }
+      });
+    }, 60_000);
+  },
+);
+
+/**
+ * The resource rules of `kubectl auth can-i --list` as "<resource> [<names>] [<sorted verbs>]", sorted;
+ * non-resource URLs are left out. The table's columns are found from its header.
+ */
+function resourceRules(table: string): string[] {
+  const [header = "", ...rows] = table.split("\n");
+  const urlsAt = header.indexOf("Non-Resource URLs");
+  const namesAt = header.indexOf("Resource Names");
+  const verbsAt = header.indexOf("Verbs");
+  return rows
+    .map((row) => ({
+      resource: row.slice(0, urlsAt).trim(),
+      names: row.slice(namesAt, verbsAt).trim(),
+      verbs: row.slice(verbsAt).trim(),
+    }))
+    .filter((rule) => rule.resource !== "")
+    .map((rule) => {
+      const verbs = rule.verbs
+        .replace(/^\[|\]$/g, "")
+        .split(/\s+/)
+        .filter(Boolean)
+        .sort()
+        .join(" ");
+      return `${rule.resource} ${rule.names} [${verbs}]`;
+    })
+    .sort();
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
