@@ -62,6 +62,8 @@ export interface GatewayDeps {
   readonly version?: string;
   /** Replicas and logs for the management API, where the platform has them (the local platform). */
   readonly runtime?: FunctionRuntime;
+  /** The platform's own readiness (its watches are healthy), ANDed into /readyz. Default: ready. */
+  readonly ready?: () => boolean;
   /** The call queue and call records for /async-function/; without them async calls get 503. */
   readonly async?: { readonly queue: CallQueue; readonly records: CallRecords };
 }
@@ -203,9 +205,9 @@ export class Gateway {
     });
   }
 
-  /** Ready for traffic: every Function has been read and shutdown has not begun. */
+  /** Ready for traffic: every Function has been read, the platform's watches are healthy, and shutdown has not begun. */
   ready(): boolean {
-    return this.synced && !this.draining;
+    return this.synced && !this.draining && (this.deps.ready?.() ?? true);
   }
 
   /** The dispatcher's view of one function, or undefined if it is not known. */

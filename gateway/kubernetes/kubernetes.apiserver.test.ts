@@ -42,7 +42,7 @@ import { openKubernetesPlatform, type KubernetesPlatform } from "./platform.js";
 import {
   endpointSlice,
   kubeConfigVia,
-  sliceableLocalAddress,
+  sliceableTestAddress,
   startApiProxy,
   type ApiProxy,
 } from "./testing.js";
@@ -457,19 +457,22 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kubectl"]))(
       let ns: string;
       let nats: TestServer;
       let replica: ReplicaProcess | undefined;
-      /** Where the watchdog listens: an address a slice may hold, or none on this machine. */
-      const host = sliceableLocalAddress();
+      /** Where the watchdog listens: an address a slice may hold, inside the run's own namespace. */
+      let host: string | undefined;
 
       beforeAll(async () => {
         ns = await createNamespace("gateway");
         nats = await startNats();
         closers.push(() => nats.close());
-        if (host === undefined) {
+        const address = await sliceableTestAddress();
+        if (address === undefined) {
           process.stderr.write(
-            "\n*** NOTE: no non-loopback IPv4 address here; the gateway tests check the replica reaches the pool but make no call through it\n\n",
+            "\n*** NOTE: not inside the test run's network namespace (e2e/cluster/run.sh): the gateway tests check the replica reaches the pool but make no call through it\n\n",
           );
           return;
         }
+        host = address.ip;
+        closers.push(address.release);
         replica = await startReplica("kube-replica", { env: { FLINT_HOST: host } });
         closers.push(() => replica!.stop());
       }, 60_000);

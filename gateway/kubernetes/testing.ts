@@ -2,10 +2,10 @@
 // plane with the Function CRD installed, and a TCP proxy in front of the API server that a test can
 // cut and restore to make informers fail.
 import { createServer, connect, type Server, type Socket } from "node:net";
-import { networkInterfaces } from "node:os";
 import { KubeConfig, type V1EndpointConditions, type V1EndpointSlice } from "@kubernetes/client-node";
 import { FUNCTION_LABEL } from "../../api/index.js";
 import { SERVICE_NAME_LABEL } from "./endpoints.js";
+import { addLoopbackAddress, currentNetns, removeLoopbackAddress } from "../../e2e/cluster/network.js";
 
 /** One endpoint of a hand-written slice. */
 export interface SliceEndpoint {
@@ -106,17 +106,25 @@ export async function startApiProxy(targetPort: number): Promise<ApiProxy> {
   };
 }
 
+/** The address tests give a watchdog an EndpointSlice names: not loopback, and only on the run's own `lo`. */
+const TEST_REPLICA_IP = "10.88.250.1";
+
 /**
- * An IPv4 address of this machine that an EndpointSlice may hold (not loopback, not link-local), so
- * a real watchdog can listen on it and the gateway can call it; undefined when there is none.
+ * An address an EndpointSlice may hold (not loopback) for a real watchdog to listen on, or undefined.
+ * Tests send traffic only to loopback or to addresses inside a network namespace the test run made:
+ * so this adds one to `lo` only inside e2e/cluster/run.sh's namespace, and never uses the machine's
+ * own interfaces.
  */
-export function sliceableLocalAddress(): string | undefined {
-  for (const addresses of Object.values(networkInterfaces())) {
-    for (const address of addresses ?? []) {
-      if (address.family === "IPv4" && !address.internal && !address.address.startsWith("169.254.")) {
-        return address.address;
-      }
-    }
-  }
-  return undefined;
+export async function sliceableTestAddress(): Promise<
+  { ip: string; release: () => Promise<void> } | undefined
+> {
+  const runNamespace = process.env["FLINT_E2E_NETNS"] ?? "";
+  if (runNamespace === "" || (await currentNetns()) !== runNamespace) return undefined;
+  const added = await addLoopbackAddress(TEST_REPLICA_IP);
+  return {
+    ip: TEST_REPLICA_IP,
+    release: async () => {
+      if (added) await removeLoopbackAddress(TEST_REPLICA_IP);
+    },
+  };
 }
