@@ -74,7 +74,7 @@ describe("flint: long idle → zero at the expected second", () => {
     // idle setting, last second with a replica, first second at zero
     ["5m", 309, 310],
     ["30s", 60, 61], // the first-window rule keeps it until t0 + 61 s (first call at t0 + 1 s)
-    ["auto", 1089, 1090], // no idle history yet: the 18-minute fallback
+    ["auto", 609, 610], // no idle history yet: the 10-minute fallback
   ])("idle %s: warm at t0 + %d s, zero at t0 + %d s", (idle, lastWarm, zeroAt) => {
     const desired = drive(flint, spec({ idle }), { seconds: zeroAt + 5, load: busyThenIdle });
     expect(desired.get(lastWarm * 1000)).toBe(1);
@@ -137,10 +137,10 @@ describe("flint: periodic arrivals are learned and pre-warmed", () => {
   const seconds = (s: number): number | undefined => desired.get(s * 1000);
 
   it.each([
-    // second, replicas: before the window is trusted, the 18-minute fallback after each request
-    [6 * period + 1079, 1],
-    [6 * period + 1080, 0],
-    [7 * period - 1, 0],
+    // second, replicas: before the window is trusted, the sparse fallback (40 min: its idle times are
+    // all 30 min) keeps the replica from one request to the next
+    [6 * period + 600, 1],
+    [7 * period - 1, 1],
     // after the 7th request: straight to zero, pre-warmed at 27 min, so warm when the 8th comes
     [7 * period + 1, 0],
     [7 * period + 1619, 0],

@@ -84,7 +84,9 @@ describe("fixedKeepAliveHits", () => {
 });
 
 describe("keepAliveWindow", () => {
-  const fallback = { source: "fallback", prewarmMs: 0, keepAliveMs: 18 * 60_000 };
+  const fallback = { source: "fallback", prewarmMs: 0, keepAliveMs: 600_000 };
+  /** The fallback of a function whose idle times are mostly 10 minutes or longer. */
+  const sparseFallback = { source: "fallback", prewarmMs: 0, keepAliveMs: 40 * MINUTE };
 
   it("learns a 30-minute timer once its window has foretold enough idle times", () => {
     // Each judged idle time is foretold at a cost of 3.5 min, where a fixed keep-alive of that cost
@@ -92,7 +94,8 @@ describe("keepAliveWindow", () => {
     const windows = [1, 2, 3, 4, 5, 6].map((count) =>
       keepAliveWindow(histogramOf(new Array<number>(count).fill(30 * MINUTE))),
     );
-    expect(windows.slice(0, 5)).toEqual(new Array(5).fill(fallback));
+    // Until then its idle times (all 30 min) make it a sparse function: the 40-minute fallback.
+    expect(windows.slice(0, 5)).toEqual(new Array(5).fill(sparseFallback));
     expect(windows[5]).toEqual({ source: "histogram", prewarmMs: 27 * MINUTE, keepAliveMs: 2_046_000 });
   });
 
@@ -108,13 +111,23 @@ describe("keepAliveWindow", () => {
   it("falls back when most idle times are beyond the range", () => {
     const periodic = new Array<number>(8).fill(30 * MINUTE);
     expect(keepAliveWindow(histogramOf([...periodic, ...new Array<number>(9).fill(300 * MINUTE)]))).toEqual(
-      fallback,
+      sparseFallback,
     );
   });
 
   it("falls back when idle times spread evenly over the range (bin counts with CV < 2)", () => {
     const spread = Array.from({ length: 2400 }, (_, i) => (i % 240) * MINUTE + 30_000);
-    expect(keepAliveWindow(histogramOf(spread))).toEqual(fallback);
+    expect(keepAliveWindow(histogramOf(spread))).toEqual(sparseFallback);
+  });
+
+  it.each([
+    ["mostly shorter than 10 minutes", [2, 3, 4, 12, 5], 10],
+    ["half 10 minutes or longer", [2, 3, 12, 15], 40],
+    ["mostly longer", [15, 45, 90, 3], 40],
+    ["beyond the range", [300, 400], 40],
+  ])("takes the sparse fallback only when idle times are %s", (_what, minutes, fallbackMinutes) => {
+    const window = keepAliveWindow(histogramOf(minutes.map((m) => m * MINUTE + 1000)));
+    expect(window).toEqual({ source: "fallback", prewarmMs: 0, keepAliveMs: fallbackMinutes * MINUTE });
   });
 
   it("falls back with no history, and takes the fallback it is given", () => {

@@ -22,14 +22,14 @@ export interface KeepAliveOptions {
    * keep-alive of equal cost in idle times served warm before it is trusted. Default 2 (about 95 %).
    */
   readonly minEvidence: number;
-  /**
-   * Keep-alive used while the histogram is not representative, ms. Default 18 minutes: longer than
-   * the industry's fixed 10 minutes, paid for by the idle time the learned windows save elsewhere.
-   * On the Azure sample (seeds 1–3) it keeps flint's idle replica-time under fixed 10 minutes'
-   * (98.7–99.0 %) while the 75th-percentile function stops being cold on every call (87.5 %);
-   * 10 minutes leaves it at 100 % (docs/autoscaler.md).
-   */
+  /** Keep-alive used while the histogram is not representative, ms. Default 10 minutes (the industry's fixed keep-alive). */
   readonly fallbackKeepAliveMs: number;
+  /**
+   * Fallback for a function whose idle times are mostly at least `fallbackKeepAliveMs` (a sparse
+   * function, invoked a few times an hour or less), ms. A longer keep-alive catches the short end of
+   * its gaps; since such a function has few idle periods, it costs little replica-time.
+   */
+  readonly sparseFallbackKeepAliveMs: number;
 }
 
 export const KEEP_ALIVE_DEFAULTS: Readonly<KeepAliveOptions> = Object.freeze({
@@ -41,7 +41,8 @@ export const KEEP_ALIVE_DEFAULTS: Readonly<KeepAliveOptions> = Object.freeze({
   keepAliveMargin: 0.1,
   minBinCv: 2,
   minEvidence: 2,
-  fallbackKeepAliveMs: 18 * 60_000,
+  fallbackKeepAliveMs: 10 * 60_000,
+  sparseFallbackKeepAliveMs: 40 * 60_000,
 });
 
 /**
@@ -136,14 +137,16 @@ export function keepAliveWindow(
   histogram: IdleHistogram,
   options: KeepAliveOptions = KEEP_ALIVE_DEFAULTS,
 ): KeepAliveWindow {
+  const inRange = histogram.bins.reduce((sum, count) => sum + count, 0);
   const fallback: KeepAliveWindow = {
     source: "fallback",
     prewarmMs: 0,
-    keepAliveMs: options.fallbackKeepAliveMs,
+    keepAliveMs: isSparse(histogram, inRange, options)
+      ? options.sparseFallbackKeepAliveMs
+      : options.fallbackKeepAliveMs,
   };
   const learned = learnedWindow(histogram, options);
   if (learned === null) return fallback;
-  const inRange = histogram.bins.reduce((sum, count) => sum + count, 0);
   // Mostly idle beyond the range: the paper forecasts these with a time series; Flint does not, and
   // uses the fixed keep-alive for them.
   if (histogram.outOfRange > inRange) return fallback;
@@ -154,6 +157,16 @@ export function keepAliveWindow(
   const lead = histogram.learnedHits - fixedKeepAliveHits(histogram, histogram.learnedIdleMs, options);
   if (lead <= options.minEvidence * Math.sqrt(judged)) return fallback;
   return learned;
+}
+
+/** Whether most idle times seen (at least one) were as long as the fallback keep-alive or longer. */
+function isSparse(histogram: IdleHistogram, inRange: number, options: KeepAliveOptions): boolean {
+  const total = inRange + histogram.outOfRange;
+  if (total === 0) return false;
+  const firstLongBin = Math.ceil(options.fallbackKeepAliveMs / options.binMs);
+  let long = histogram.outOfRange;
+  for (let bin = firstLongBin; bin < histogram.bins.length; bin++) long += histogram.bins[bin] ?? 0;
+  return long * 2 >= total;
 }
 
 /**

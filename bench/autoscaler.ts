@@ -34,7 +34,7 @@ const outDir = join(here, "..", "..", "bench", "out");
 const FIXED_CURVE = ["1m", "5m", "10m", "20m", "60m"] as const;
 /** The policy names the curve's keep-alives get (60m is written 1h). */
 const fixedName = (keepAlive: string): string => policyUnderTest(`fixed-keepalive:${keepAlive}`).name;
-const FLINT_FALLBACKS = ["10m", "30m", "60m"] as const;
+const FLINT_FALLBACKS = ["10m", "20m", "30m", "60m"] as const;
 const STARTUPS_MS = [250, 1000, 5000] as const;
 
 export async function run(args: string[]): Promise<void> {
@@ -110,8 +110,13 @@ export async function run(args: string[]): Promise<void> {
 
 function flintWithFallback(fallback: string): PolicyUnderTest {
   const policy = flintPolicy({
-    keepAlive: { ...KEEP_ALIVE_DEFAULTS, fallbackKeepAliveMs: parseDurationMinutes(fallback) },
+    keepAlive: {
+      ...KEEP_ALIVE_DEFAULTS,
+      fallbackKeepAliveMs: parseDurationMinutes(fallback),
+      sparseFallbackKeepAliveMs: parseDurationMinutes(fallback),
+    },
   });
+  // One fallback for every function: what the sparse fallback is compared with.
   return { name: `flint (fallback ${fallback})`, forFunction: () => policy };
 }
 
