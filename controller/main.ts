@@ -35,7 +35,14 @@ const scaleWrites = new Counter({
 // KUBECONFIG when set (the e2e process kubelet), else the pod's service account.
 const kubeConfig = new KubeConfig();
 kubeConfig.loadFromDefault();
-const bus = await connectNatsBus(config.natsUrl, { logger, name: config.leaderElection.identity });
+// NATS not answering yet (its pod still starting) ends the process with one line, not a stack
+// trace: the kubelet restarts it with a back-off until NATS is up.
+const bus = await connectNatsBus(config.natsUrl, { logger, name: config.leaderElection.identity }).catch(
+  (error: unknown) => {
+    logger.fatal({ err: error, nats: config.natsUrl }, "cannot connect to NATS for the autoscaler's signals");
+    return process.exit(1);
+  },
+);
 const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
 redis.on("error", (error: Error) => logger.warn({ err: error.message }, "Redis unavailable"));
 
