@@ -91,30 +91,39 @@ export class ColdStartWatch {
   }
 }
 
-/** Times (ms since the epoch) of the pino lines in `path` whose msg is `msg` and that match `where`. */
-export function pinoTimes(
-  path: string,
-  msg: string,
-  where: (line: Record<string, unknown>) => boolean = () => true,
-): number[] {
+/** A pino log line: its time (ms since the epoch), message and fields. */
+export type PinoLine = Record<string, unknown> & { time: number; msg: string };
+
+/** The pino lines of the log file at `path` (other lines skipped); none if there is no file yet. */
+export function pinoLines(path: string): PinoLine[] {
   let text = "";
   try {
     text = readFileSync(path, "utf8");
   } catch {
     return [];
   }
-  const times: number[] = [];
+  const lines: PinoLine[] = [];
   for (const raw of text.split("\n")) {
     if (!raw.startsWith("{")) continue;
-    let line: Record<string, unknown>;
     try {
-      line = JSON.parse(raw) as Record<string, unknown>;
+      const line = JSON.parse(raw) as Record<string, unknown>;
+      if (typeof line["time"] === "number" && typeof line["msg"] === "string") lines.push(line as PinoLine);
     } catch {
-      continue;
+      // a line cut short while being written
     }
-    if (line["msg"] === msg && typeof line["time"] === "number" && where(line)) times.push(line["time"]);
   }
-  return times;
+  return lines;
+}
+
+/** Times (ms since the epoch) of the pino lines in `path` whose msg is `msg` and that match `where`. */
+export function pinoTimes(
+  path: string,
+  msg: string,
+  where: (line: PinoLine) => boolean = () => true,
+): number[] {
+  return pinoLines(path)
+    .filter((line) => line.msg === msg && where(line))
+    .map((line) => line.time);
 }
 
 /** The first time at or after `fromMs`, or undefined. */
@@ -167,7 +176,7 @@ export function coldStartOf(s: ColdStartSources): ColdStart {
         (entry) => entry.atMs >= s.sentMs && entry.line.startsWith(s.podKey) && entry.line.includes(suffix),
       )?.atMs,
     );
-  const ofFunction = (line: Record<string, unknown>): boolean => JSON.stringify(line).includes(s.functionKey);
+  const ofFunction = (line: PinoLine): boolean => JSON.stringify(line).includes(s.functionKey);
   const activated = at(
     firstFrom(pinoTimes(s.gatewayLog, "no ready replica; activating", ofFunction), s.sentMs),
   );

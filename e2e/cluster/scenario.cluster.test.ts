@@ -23,6 +23,7 @@ import { call, REPO_ROOT, waitFor } from "../../watchdog/testing.js";
 import {
   breakdownTable,
   ColdStartWatch,
+  pinoLines,
   coldStartOf,
   milestoneTable,
   type ColdStart,
@@ -83,6 +84,10 @@ describeUnless(namespaceSkipReason())(
           timings.map((t) => `| ${t.step} | ${t.seconds.toFixed(1)} |`).join("\n"),
       );
       if (coldStarts.length > 0) step(`cold starts:\n${breakdownTable(coldStarts)}`);
+      await platformWarnings().then(
+        (text) => step(`warnings and errors the platform logged:\n${text}`),
+        (error: unknown) => step(`cannot read the platform's logs: ${String(error)}`),
+      );
       await kubelet?.stop();
       await cp?.stop();
       helm?.close();
@@ -171,6 +176,36 @@ describeUnless(namespaceSkipReason())(
         })
         .join("\n");
     };
+    /**
+     * The controller's and gateway's log lines at warn level or above (pino level ≥ 40) and any line
+     * that is not pino's (a library writing to the console), for the record of a run.
+     */
+    const platformWarnings = async (): Promise<string> => {
+      if (kubelet === undefined) return "(no kubelet)";
+      const pods = await podsOf(RELEASE_NAMESPACE, "app.kubernetes.io/component in (controller,gateway)");
+      return pods
+        .map((pod) => {
+          let text = "";
+          try {
+            text = readFileSync(logOf(pod), "utf8");
+          } catch {
+            return `--- ${pod.metadata!.name}: (no log)`;
+          }
+          const lines = text.split("\n").filter((line) => {
+            if (line.trim() === "") return false;
+            try {
+              return ((JSON.parse(line) as { level?: number }).level ?? 0) >= 40;
+            } catch {
+              return true;
+            }
+          });
+          const shown = lines.slice(0, 40).map((line) => line.slice(0, 400));
+          const more = lines.length > shown.length ? [`… ${lines.length - shown.length} more`] : [];
+          return [`--- ${pod.metadata!.name}: ${lines.length} lines`, ...shown, ...more].join("\n");
+        })
+        .join("\n");
+    };
+
     /** waitFor, and on a timeout the pods' states and logs in the error. */
     const waitOrExplain = async (
       what: string,
@@ -196,6 +231,21 @@ describeUnless(namespaceSkipReason())(
       return `${gateway}/function/${name}.${namespace}${rest}`;
     };
     const helloJudge = (status: number, body: string): boolean => status === 200 && body === "Hello, load!\n";
+    /** The subject's lines with message `msg` since `fromMs` in a component's log, as "+<s> <fields>". */
+    const logged = async (component: string, msg: string, fromMs: number): Promise<string[]> =>
+      pinoLines(logOf(await componentPod(component)))
+        .filter(
+          (line) =>
+            line.msg === msg &&
+            line.time >= fromMs &&
+            // The function's key, or (in the gateway's per-call lines) one of its pods as the replica.
+            (JSON.stringify(line).includes(`${namespace}/${SUBJECT}`) ||
+              String(line["replica"]).startsWith(`${SUBJECT}-`)),
+        )
+        .map((line) => {
+          const { time, msg: _msg, level: _level, pid: _pid, hostname: _host, ...fields } = line;
+          return `+${((time - fromMs) / 1000).toFixed(1)}s ${JSON.stringify(fields)}`;
+        });
 
     // --- The scenario -------------------------------------------------------------------------------
 
@@ -392,6 +442,8 @@ describeUnless(namespaceSkipReason())(
             });
             const held = reply.headers["x-flint-cold-start"];
             expect(held).toMatch(/^\d+$/);
+            // One waiting call asks for one replica, not a burst.
+            expect((await deployment(SUBJECT))?.spec?.replicas).toBe(1);
             // The watches and the logs may still be on their way for the last milestones.
             await waitFor("the pod and its endpoint ready", () => watch.marks.endpointReady !== undefined, {
               timeoutMs: 20_000,
@@ -425,6 +477,7 @@ describeUnless(namespaceSkipReason())(
 
     it(`6. under load ${SUBJECT} scales out to more than one replica, and back when the load stops`, async () => {
       await timed(`6 ${SUBJECT} scales out and back`, async () => {
+        const started = Date.now();
         const load = startLoad(functionUrl(SUBJECT, "?name=load"), { workers: 16, judge: helloJudge });
         let peak = 0;
         try {
@@ -451,11 +504,15 @@ describeUnless(namespaceSkipReason())(
           180_000,
         );
         step(`back to ≤ 1 replica ${((Date.now() - stopped) / 1000).toFixed(1)} s after the load stopped`);
+        const decisions = await logged("controller", "scaled", started);
+        step(`the autoscaler's decisions since the load began:\n  ${decisions.join("\n  ")}`);
+        expect(decisions.some((line) => /"to":[2-9]/.test(line))).toBe(true);
       });
     }, 360_000);
 
     it(`7. a spec update of ${SUBJECT} rolls out under steady load without failing a call`, async () => {
       await timed(`7 rollout under load`, async () => {
+        const started = Date.now();
         const load = startLoad(functionUrl(SUBJECT, "?name=load"), { workers: 4, judge: helloJudge });
         try {
           await waitOrExplain("calls answered before the update", () => load.ok >= 20, 60_000);
@@ -508,6 +565,10 @@ describeUnless(namespaceSkipReason())(
           expect(result.failures).toEqual([]);
           expect(result.ok).toBe(result.calls);
         }
+        const retried = await logged("gateway", "retrying call on another replica", started);
+        step(
+          `calls the gateway moved to another replica during the rollout: ${retried.length}\n  ${retried.join("\n  ")}`,
+        );
         const updated = await fn(SUBJECT);
         expect(updated.status?.observedGeneration).toBe(updated.metadata.generation);
       });
