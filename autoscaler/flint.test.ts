@@ -137,10 +137,10 @@ describe("flint: periodic arrivals are learned and pre-warmed", () => {
   const seconds = (s: number): number | undefined => desired.get(s * 1000);
 
   it.each([
-    // second, replicas: before the window is trusted, the sparse fallback (40 min: its idle times are
-    // all 30 min) keeps the replica from one request to the next
-    [6 * period + 600, 1],
-    [7 * period - 1, 1],
+    // second, replicas: before the window is trusted, the 10-minute fallback after each request
+    [6 * period + 599, 1],
+    [6 * period + 600, 0],
+    [7 * period - 1, 0],
     // after the 7th request: straight to zero, pre-warmed at 27 min, so warm when the 8th comes
     [7 * period + 1, 0],
     [7 * period + 1619, 0],

@@ -25,9 +25,9 @@ export interface KeepAliveOptions {
   /** Keep-alive used while the histogram is not representative, ms. Default 10 minutes (the industry's fixed keep-alive). */
   readonly fallbackKeepAliveMs: number;
   /**
-   * Fallback for a function whose idle times are mostly at least `fallbackKeepAliveMs` (a sparse
-   * function, invoked a few times an hour or less), ms. A longer keep-alive catches the short end of
-   * its gaps; since such a function has few idle periods, it costs little replica-time.
+   * Fallback for a sparse function, whose idle times so far average at least this long (a few calls
+   * an hour or fewer), ms. Default 40 minutes. Such a function has few idle periods, so the longer
+   * keep-alive costs little in all, and it catches the short end of gaps a 10-minute one always misses.
    */
   readonly sparseFallbackKeepAliveMs: number;
 }
@@ -159,14 +159,17 @@ export function keepAliveWindow(
   return learned;
 }
 
-/** Whether most idle times seen (at least one) were as long as the fallback keep-alive or longer. */
+/**
+ * Whether the function's idle times seen so far (at least one) average at least the sparse fallback
+ * (those beyond the range counted at the range's end): then a keep-alive that long is cheap beside
+ * the gaps it spans. Gaps of a few minutes (on/off bursts) stay on the ordinary fallback.
+ */
 function isSparse(histogram: IdleHistogram, inRange: number, options: KeepAliveOptions): boolean {
   const total = inRange + histogram.outOfRange;
   if (total === 0) return false;
-  const firstLongBin = Math.ceil(options.fallbackKeepAliveMs / options.binMs);
-  let long = histogram.outOfRange;
-  for (let bin = firstLongBin; bin < histogram.bins.length; bin++) long += histogram.bins[bin] ?? 0;
-  return long * 2 >= total;
+  let sumMs = histogram.outOfRange * histogram.bins.length * options.binMs;
+  histogram.bins.forEach((count, bin) => (sumMs += count * (bin + 0.5) * options.binMs));
+  return sumMs / total >= options.sparseFallbackKeepAliveMs;
 }
 
 /**
