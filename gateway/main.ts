@@ -72,7 +72,7 @@ if (kubernetes === undefined) {
 const gateway = createGateway(
   {
     ...{ store: ports.store, endpoints: ports.endpoints, scaleTarget: ports.scaleTarget, bus: ports.bus },
-    ...{ platform: ports.platform, logger, version, async: backends, ready: ports.ready },
+    ...{ platform: ports.platform, logger, version, async: backends, ready: () => ports.ready() },
   },
   config,
 );
