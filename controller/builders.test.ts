@@ -242,12 +242,22 @@ describe("makeDeployment pod settings", () => {
   });
 
   it.each([
-    ["30s", 40],
-    ["500ms", 11],
-    ["1h", 3610],
-  ])("a %s timeout gives %ds to drain on termination", (timeout, seconds) => {
+    ["30s", 45],
+    ["500ms", 16],
+    ["1h", 3615],
+  ])("a %s timeout gives %ds for the preStop sleep and the drain on termination", (timeout, seconds) => {
     const deployment = makeDeployment(functionFixture(`${MODULE}\n  timeout: ${timeout}`), cfg);
     expect(podSpec(deployment).terminationGracePeriodSeconds).toBe(seconds);
+  });
+
+  it.each([
+    ["one container", MODULE, ["function"]],
+    ["the sidecar layout", HTTP_SIDECAR, ["watchdog", "function"]],
+  ])("%s: every container keeps serving 5 s after deletion, before SIGTERM", (_name, spec, containers) => {
+    const pod = podSpec(makeDeployment(functionFixture(spec), cfg));
+    expect(pod.containers.map((c) => [c.name, c.lifecycle])).toEqual(
+      containers.map((name) => [name, { preStop: { sleep: { seconds: 5 } } }]),
+    );
   });
 
   it("rolls out without dropping capacity", () => {

@@ -4,6 +4,7 @@ import type {
   V1Container,
   V1Deployment,
   V1EnvVar,
+  V1Lifecycle,
   V1ObjectMeta,
   V1OwnerReference,
   V1Probe,
@@ -43,6 +44,13 @@ export const SECRETS_DIR = "/var/flint/secrets";
  * calls in flight for up to the timeout after SIGTERM, and then needs a moment to exit.
  */
 export const TERMINATION_MARGIN_SECONDS = 10;
+/**
+ * Seconds a deleted pod keeps serving before its containers get SIGTERM (a preStop sleep). The
+ * endpoint goes terminating at once, but the gateway learns it through an EndpointSlice watch;
+ * a watchdog that stopped listening at SIGTERM would meanwhile fail the calls still sent to it (a
+ * rollout or scale-down under load, Knative #15211). The gateway's own shutdownDelay is 5 s too.
+ */
+export const PRE_STOP_SLEEP_SECONDS = 5;
 /** The container that runs the function's image (named for `kubectl logs -c`). */
 export const FUNCTION_CONTAINER = "function";
 /** The watchdog container in front of an http-mode image (sidecar layout only). */
@@ -151,6 +159,8 @@ export function makeDeployment(fn: FunctionResource, cfg: ControllerConfig): V1D
           resources,
           securityContext: containerSecurityContext(),
           terminationMessagePolicy: "FallbackToLogsOnError",
+          // Serves as long as the watchdog in front of it does.
+          lifecycle: preStopSleep(),
           volumeMounts: [{ name: "tmp", mountPath: "/tmp" }, ...secretMounts],
         },
       ]
@@ -186,8 +196,11 @@ export function makeDeployment(fn: FunctionResource, cfg: ControllerConfig): V1D
         spec: {
           containers,
           volumes,
+          // The preStop sleep counts against the grace period, then the drain of calls in flight.
           terminationGracePeriodSeconds:
-            Math.ceil(parseDurationMs(fn.spec.timeout) / 1000) + TERMINATION_MARGIN_SECONDS,
+            PRE_STOP_SLEEP_SECONDS +
+            Math.ceil(parseDurationMs(fn.spec.timeout) / 1000) +
+            TERMINATION_MARGIN_SECONDS,
           // Functions do not talk to the API server, and do not need every Service's address in env.
           automountServiceAccountToken: false,
           enableServiceLinks: false,
@@ -284,7 +297,13 @@ function watchdogContainer(cfg: ControllerConfig): Omit<V1Container, "name"> {
     livenessProbe: probe("/_/health", { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 }),
     securityContext: containerSecurityContext(),
     terminationMessagePolicy: "FallbackToLogsOnError",
+    lifecycle: preStopSleep(),
   };
+}
+
+/** Keep serving for PRE_STOP_SLEEP_SECONDS after deletion, until the gateway has stopped sending. */
+function preStopSleep(): V1Lifecycle {
+  return { preStop: { sleep: { seconds: PRE_STOP_SLEEP_SECONDS } } };
 }
 
 function probe(
