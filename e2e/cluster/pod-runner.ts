@@ -327,8 +327,10 @@ export class PodRunner {
   }
 
   /**
-   * Graceful deletion: readiness off (reported), SIGTERM to every container, SIGKILL after the
-   * grace period, address released, then the pod object deleted with grace 0.
+   * Graceful deletion: readiness off (reported), each container's preStop sleep (the only preStop
+   * action supported; it counts against the grace period, as in the kubelet), SIGTERM, SIGKILL
+   * after what is left of the grace period, address released, then the pod object deleted with
+   * grace 0.
    */
   terminate(): Promise<void> {
     this.terminating ??= (async () => {
@@ -338,7 +340,17 @@ export class PodRunner {
       this.stopTimers();
       for (const run of this.containers) run.ready = false;
       this.markDirty();
-      await Promise.all(this.containers.map((run) => run.process?.stop(graceMs) ?? Promise.resolve()));
+      const deadlineMs = Date.now() + graceMs;
+      await Promise.all(
+        this.containers.map(async (run) => {
+          const sleepMs = Math.min(graceMs, (run.spec.lifecycle?.preStop?.sleep?.seconds ?? 0) * 1000);
+          if (sleepMs > 0 && run.process !== undefined) {
+            this.context.log(`${this.key}/${run.spec.name}: preStop sleep ${sleepMs / 1000}s`);
+            await new Promise((resolve) => setTimeout(resolve, sleepMs));
+          }
+          await run.process?.stop(Math.max(0, deadlineMs - Date.now()));
+        }),
+      );
       await this.release();
       const { name = "", namespace = "default", uid } = this.pod.metadata ?? {};
       try {

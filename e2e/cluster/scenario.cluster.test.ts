@@ -513,9 +513,14 @@ describeUnless(namespaceSkipReason())(
     it(`7. a spec update of ${SUBJECT} rolls out under steady load without failing a call`, async () => {
       await timed(`7 rollout under load`, async () => {
         const started = Date.now();
-        const load = startLoad(functionUrl(SUBJECT, "?name=load"), { workers: 4, judge: helloJudge });
+        const load = startLoad(functionUrl(SUBJECT, "?name=load"), { workers: 16, judge: helloJudge });
         try {
-          await waitOrExplain("calls answered before the update", () => load.ok >= 20, 60_000);
+          // Scaled out by the load first, so the rollout replaces several pods that are taking calls.
+          await waitOrExplain(
+            "calls answered and two replicas ready before the update",
+            async () => load.ok >= 20 && (await subjectPods()).filter(isReady).length >= 2,
+            90_000,
+          );
           const before = await deployment(SUBJECT);
           step(
             `updating ${SUBJECT}'s env under load (${load.ok} calls so far, ${before?.spec?.replicas} replicas)`,
