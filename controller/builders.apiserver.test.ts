@@ -14,6 +14,7 @@ import { FUNCTION_API, SPEC_HASH_ANNOTATION, type FunctionResource } from "../ap
 import { startControlPlane, type ControlPlane } from "../e2e/cluster/control-plane.js";
 import { binariesSkipReason, describeUnless, step, uniqueName } from "../e2e/cluster/testing.js";
 import { makeDeployment, makeService, mergeForUpdate, needsUpdate } from "./builders.js";
+import { isStatus } from "./controller.js";
 import { ImageMissingError } from "./errors.js";
 import { computeStatus, statusChanged } from "./status.js";
 import { configFixture, crdYaml } from "./testing.js";
@@ -183,14 +184,20 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kube-controller-ma
 
       const changed = { ...fn, spec: { ...fn.spec, env: [{ name: "GREETING", value: "hi" }] } };
       const desired = makeDeployment(changed, cfg);
-      const existing = await apps.readNamespacedDeployment({ name, namespace });
-      expect(existing.spec?.replicas).toBe(3);
-      expect(needsUpdate(existing, desired)).toBe(true);
-      const updated: V1Deployment = await apps.replaceNamespacedDeployment({
-        name,
-        namespace,
-        body: mergeForUpdate(existing, desired),
-      });
+      // kube-controller-manager writes the Deployment too (its status and revision annotation): an
+      // update based on a read it has since overtaken is refused with 409, so read, merge, retry.
+      let updated: V1Deployment | undefined;
+      for (let attempt = 1; updated === undefined; attempt++) {
+        const existing = await apps.readNamespacedDeployment({ name, namespace });
+        expect(existing.spec?.replicas).toBe(3);
+        expect(needsUpdate(existing, desired)).toBe(true);
+        updated = await apps
+          .replaceNamespacedDeployment({ name, namespace, body: mergeForUpdate(existing, desired) })
+          .catch((error: unknown) => {
+            if (attempt < 5 && isStatus(error, 409)) return undefined;
+            throw error;
+          });
+      }
       expect(updated.spec?.replicas).toBe(3);
       expect(updated.metadata?.annotations?.[SPEC_HASH_ANNOTATION]).toBe(
         desired.metadata?.annotations?.[SPEC_HASH_ANNOTATION],
