@@ -6,6 +6,7 @@ import { isMap, parseAllDocuments, parse as parseYaml, parseDocument, type YAMLM
 import { parseFunction } from "../api/index.js";
 import { loadConfig as loadControllerConfig } from "../controller/config.js";
 import { loadConfig as loadGatewayConfig } from "../gateway/config.js";
+import { loadKubernetesConfig, platformOf } from "../gateway/kubernetes/config.js";
 import { CHART, REPO_ROOT, openHelm, type Helm } from "./testing.js";
 
 const NAMESPACE = "flint-system";
@@ -289,6 +290,10 @@ describe.each([
     const config = loadGatewayConfig({ ...env(objects, "flint-gateway"), FLINT_AUTH_TOKEN: "t" });
     expect(config).toMatchObject({ host: "0.0.0.0", port: 8080, shutdownDelayMs: 5000 });
     expect(config.auth.required).toBe(true);
+    // Kubernetes mode (CR store, EndpointSlices, NATS bus), not the in-memory ports.
+    const gatewayEnv = env(objects, "flint-gateway");
+    expect(platformOf(gatewayEnv)).toBe("kubernetes");
+    expect(loadKubernetesConfig(gatewayEnv).natsUrl).toMatch(/^nats:\/\//);
   });
 
   it("makes the management credential Secret with a random 40-character token", () => {
