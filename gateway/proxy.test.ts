@@ -336,3 +336,42 @@ describe("deadlines and slow clients", () => {
     expect(gw.gateway.snapshot(slow)?.replicas[0]?.inFlight).toBe(0);
   });
 });
+
+describe("a replica that drains before the platform says so", () => {
+  let gw: TestGateway;
+  let draining: ReplicaProcess;
+  let healthy: ReplicaProcess;
+
+  beforeAll(async () => {
+    [gw, draining, healthy] = await Promise.all([
+      startGateway(),
+      startReplica("draining"),
+      startReplica("healthy"),
+    ]);
+    await gw.store.create(makeFunction("roll"));
+  });
+  afterAll(async () => {
+    await gw.close();
+    await Promise.all([draining.stop("SIGKILL"), healthy.stop()]);
+  });
+
+  it("sends a bodyless call the watchdog refused as draining to another replica", async () => {
+    const ref = { name: "roll", namespace: "default" };
+    gw.endpoints.set(ref, [draining.endpoint("ready")]);
+    // A call in flight keeps the draining watchdog alive and listening after SIGTERM.
+    const held = call(`${gw.url}/function/roll/hold?ms=3000`);
+    await waitFor("the held call to arrive", async () => (await replicaStats(draining)).inFlight === 1);
+    draining.child.kill("SIGTERM");
+    await waitFor("the watchdog to refuse new calls", async () => {
+      const direct = await call(`http://127.0.0.1:${draining.port}/`);
+      return direct.status === 503 && direct.headers["x-flint-refused"] === "draining";
+    });
+    // The platform has not noticed yet: both replicas look ready, and calls land on either.
+    gw.endpoints.set(ref, [draining.endpoint("ready"), healthy.endpoint("ready")]);
+    const replies = await Promise.all(Array.from({ length: 6 }, () => call(`${gw.url}/function/roll`)));
+    expect(replies.map((reply) => reply.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(replies.every((reply) => reply.body === "hello from healthy\n")).toBe(true);
+    // The call that was in flight when the drain began still finishes.
+    expect((await held).status).toBe(200);
+  }, 30_000);
+});

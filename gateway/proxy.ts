@@ -38,6 +38,11 @@ export const QUEUED_CALL_OVERHEAD_BYTES = 4096;
  */
 export const QUEUED_BODY_MAX_BYTES = 80 * 1024;
 
+/** Set by a watchdog on a call it refused before its handler ran (watchdog/server.ts). */
+const REFUSED_HEADER = "x-flint-refused";
+
+const ignore = (): void => undefined;
+
 /** Errors that only happen while connecting: the replica never saw the request. */
 const CONNECT_ERROR_CODES = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"]);
 /** Errors of a kept-alive connection the replica closed as it was reused (the keep-alive race). */
@@ -274,6 +279,12 @@ class ProxyCall implements WaitingCall {
       response.destroy();
       return;
     }
+    if (response.headers[REFUSED_HEADER] !== undefined && !this.head.hasBody && !this.retried) {
+      // The watchdog refused it before the handler ran (draining, or not ready): a bodyless call
+      // is untouched, so it goes to another replica, and this one is probed before it gets more.
+      this.retryElsewhere(response);
+      return;
+    }
     const headers = downstreamHeaders(response.rawHeaders, this.callId, this.coldStartMs);
     if (this.handler.options.draining()) headers.push("connection", "close");
     this.res.writeHead(response.statusCode ?? 502, headers);
@@ -284,6 +295,24 @@ class ProxyCall implements WaitingCall {
     this.res.once("finish", this.onFinish);
     response.pipe(this.res);
   };
+
+  private retryElsewhere(response: IncomingMessage): void {
+    const replica = this.replica as Replica;
+    const upstream = this.upstream as ClientRequest;
+    upstream.off("error", this.onUpstreamError);
+    upstream.on("error", ignore);
+    response.resume();
+    this.retried = true;
+    this.replica = undefined;
+    this.upstream = undefined;
+    this.pool.markUnreachable(replica);
+    this.pool.release(replica);
+    this.handler.options.logger.info(
+      { callId: this.callId, replica: replica.id, refused: response.headers[REFUSED_HEADER] },
+      "retrying call on another replica",
+    );
+    this.acquire();
+  }
 
   private readonly onResponseError = (): void => {
     this.upstreamBroke = true;

@@ -119,6 +119,8 @@ describe("SIGTERM", () => {
       expect(refused.status).toBe(503);
       expect(refused.headers.connection).toBe("close");
       expect(JSON.parse(refused.body)).toMatchObject({ code: "DRAINING" });
+      // Refused before the handler ran: the gateway may send a bodyless call elsewhere.
+      expect(refused.headers["x-flint-refused"]).toBe("draining");
 
       gates.open();
       const finished: Reply[] = await Promise.all(slow);

@@ -41,6 +41,9 @@ export interface WatchdogServerOptions {
 /** A caller's X-Call-Id is kept only if it is short and plain, so it is safe in logs, env and headers. */
 const CALL_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** Set on a call refused before the handler ran, because this replica is draining or not ready. */
+export const REFUSED_HEADER = "x-flint-refused";
+
 /** Serves calls through a Mode and answers everything the Mode should not have to think about. */
 export class WatchdogServer {
   readonly http: Server;
@@ -116,6 +119,10 @@ export class WatchdogServer {
 
     const refusal = this.admit(req);
     if (refusal !== undefined) {
+      // Refused before the handler saw it: tells the gateway a bodyless call may go to another replica.
+      if (refusal instanceof DrainingError || refusal instanceof NotReadyError) {
+        res.setHeader(REFUSED_HEADER, refusal.code.toLowerCase());
+      }
       this.writeError(res, refusal, id);
       this.record(req, res, id, startMs, refusal);
       return;
