@@ -2,22 +2,21 @@
 // control plane, with kube-controller-manager for garbage collection): accepted as built, updates
 // keep the autoscaler's replicas, status fits the CRD, and deleting a Function deletes its objects.
 import {
-  AppsV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
   PatchStrategy,
   setHeaderOptions,
+  type AppsV1Api,
+  type CoreV1Api,
+  type CustomObjectsApi,
 } from "@kubernetes/client-node";
 import type { V1Deployment } from "@kubernetes/client-node";
 import { FUNCTION_API, SPEC_HASH_ANNOTATION, type FunctionResource } from "../api/index.js";
-import { startControlPlane, type ControlPlane } from "../e2e/cluster/control-plane.js";
+import type { ControlPlane } from "../e2e/cluster/control-plane.js";
 import { binariesSkipReason, describeUnless, step, uniqueName } from "../e2e/cluster/testing.js";
 import { makeDeployment, makeService, mergeForUpdate, needsUpdate } from "./builders.js";
 import { isStatus } from "./controller.js";
 import { ImageMissingError } from "./errors.js";
 import { computeStatus, statusChanged } from "./status.js";
-import { configFixture, crdYaml } from "./testing.js";
+import { configFixture, startApiServerWithCrd } from "./testing.js";
 
 const cfg = configFixture();
 
@@ -31,22 +30,7 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kube-controller-ma
     const namespace = uniqueName("builders");
 
     beforeAll(async () => {
-      cp = await startControlPlane({ controllerManager: true, log: step });
-      const kubeConfig = new KubeConfig();
-      kubeConfig.loadFromFile(cp.kubeconfigPath);
-      apps = kubeConfig.makeApiClient(AppsV1Api);
-      core = kubeConfig.makeApiClient(CoreV1Api);
-      custom = kubeConfig.makeApiClient(CustomObjectsApi);
-      const applied = await cp.kubectl(["apply", "--server-side", "-f", "-"], crdYaml());
-      expect(applied).toMatchObject({ code: 0, stderr: "" });
-      const established = await cp.kubectl([
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/functions.flint.dev",
-      ]);
-      expect(established).toMatchObject({ code: 0 });
-      await core.createNamespace({ body: { metadata: { name: namespace } } });
+      ({ cp, apps, core, custom } = await startApiServerWithCrd(namespace));
     }, 120_000);
 
     afterAll(async () => {

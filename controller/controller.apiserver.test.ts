@@ -2,21 +2,21 @@
 // Functions become Deployments and Services with status, changes roll, replicas stay the autoscaler's,
 // problems show in status, unchanged Functions are not rewritten, deletion cascades.
 import {
-  AppsV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
   PatchStrategy,
   setHeaderOptions,
+  type AppsV1Api,
+  type CoreV1Api,
+  type CustomObjectsApi,
+  type KubeConfig,
 } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { FUNCTION_API, type Condition, type FunctionResource } from "../api/index.js";
-import { startControlPlane, type ControlPlane } from "../e2e/cluster/control-plane.js";
+import type { ControlPlane } from "../e2e/cluster/control-plane.js";
 import { binariesSkipReason, describeUnless, step, uniqueName } from "../e2e/cluster/testing.js";
 import { systemClock } from "../gateway/clock.js";
 import { waitFor } from "../gateway/testdata/harness.js";
 import { FunctionController, isStatus } from "./controller.js";
-import { configFixture, crdYaml } from "./testing.js";
+import { configFixture, startApiServerWithCrd } from "./testing.js";
 
 const crd = { group: FUNCTION_API.group, version: FUNCTION_API.version, plural: FUNCTION_API.plural };
 
@@ -31,17 +31,8 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kube-controller-ma
     const namespace = uniqueName("ctl");
 
     beforeAll(async () => {
-      cp = await startControlPlane({ controllerManager: true, log: step });
-      const kubeConfig = new KubeConfig();
-      kubeConfig.loadFromFile(cp.kubeconfigPath);
-      apps = kubeConfig.makeApiClient(AppsV1Api);
-      core = kubeConfig.makeApiClient(CoreV1Api);
-      custom = kubeConfig.makeApiClient(CustomObjectsApi);
-      expect(await cp.kubectl(["apply", "--server-side", "-f", "-"], crdYaml())).toMatchObject({
-        code: 0,
-      });
-      await cp.kubectl(["wait", "--for=condition=Established", "--timeout=60s", "crd/functions.flint.dev"]);
-      await core.createNamespace({ body: { metadata: { name: namespace } } });
+      let kubeConfig: KubeConfig;
+      ({ cp, kubeConfig, apps, core, custom } = await startApiServerWithCrd(namespace));
       // Created at zero replicas: no pods need to run for these tests (there is no kubelet here).
       controller = new FunctionController({
         kubeConfig,

@@ -3,6 +3,9 @@ import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseFunction, type FunctionResource } from "../api/index.js";
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { startControlPlane, type ControlPlane } from "../e2e/cluster/control-plane.js";
+import { step } from "../e2e/cluster/testing.js";
 import { loadConfig, type ControllerConfig } from "./config.js";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -37,4 +40,42 @@ export function configFixture(
 /** crds/function.yaml, as tests apply it to a real API server (kubectl apply -f -). */
 export function crdYaml(): string {
   return readFileSync(join(REPO_ROOT, "crds", "function.yaml"), "utf8");
+}
+
+/** A control plane with the Function CRD established and one namespace for the test's objects. */
+export interface ApiServerWithCrd {
+  readonly cp: ControlPlane;
+  readonly kubeConfig: KubeConfig;
+  readonly apps: AppsV1Api;
+  readonly core: CoreV1Api;
+  readonly custom: CustomObjectsApi;
+}
+
+/**
+ * Starts etcd + kube-apiserver + kube-controller-manager (garbage collection, Deployment status),
+ * applies crds/function.yaml as written, waits for it to be established and creates `namespace`.
+ * Throws (failing the suite's beforeAll) if the CRD is refused.
+ */
+export async function startApiServerWithCrd(namespace: string): Promise<ApiServerWithCrd> {
+  const cp = await startControlPlane({ controllerManager: true, log: step });
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(cp.kubeconfigPath);
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const applied = await cp.kubectl(["apply", "--server-side", "-f", "-"], crdYaml());
+  if (applied.code !== 0) throw new Error(`the API server refused crds/function.yaml: ${applied.stderr}`);
+  const established = await cp.kubectl([
+    "wait",
+    "--for=condition=Established",
+    "--timeout=60s",
+    "crd/functions.flint.dev",
+  ]);
+  if (established.code !== 0) throw new Error(`the Function CRD was not established: ${established.stderr}`);
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  return {
+    cp,
+    kubeConfig,
+    core,
+    apps: kubeConfig.makeApiClient(AppsV1Api),
+    custom: kubeConfig.makeApiClient(CustomObjectsApi),
+  };
 }
