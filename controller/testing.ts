@@ -5,7 +5,6 @@ import { fileURLToPath } from "node:url";
 import { parseFunction, type FunctionResource } from "../api/index.js";
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { startControlPlane, type ControlPlane } from "../e2e/cluster/control-plane.js";
-import { step } from "../e2e/cluster/testing.js";
 import { loadConfig, type ControllerConfig } from "./config.js";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -57,7 +56,11 @@ export interface ApiServerWithCrd {
  * Throws (failing the suite's beforeAll) if the CRD is refused.
  */
 export async function startApiServerWithCrd(namespace: string): Promise<ApiServerWithCrd> {
-  const cp = await startControlPlane({ controllerManager: true, log: step });
+  // (e2e/cluster/testing.ts's step() needs Jest's globals, and this file is also built by tsc.)
+  const cp = await startControlPlane({
+    controllerManager: true,
+    log: (line) => process.stderr.write(`[api-server] ${line}\n`),
+  });
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(cp.kubeconfigPath);
   const core = kubeConfig.makeApiClient(CoreV1Api);
