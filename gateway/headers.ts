@@ -1,5 +1,5 @@
 // Header handling for the proxy: one pass over the raw request headers, hop-by-hop headers dropped
-// both ways (RFC 9110 §7.6.1), X-Call-Id and X-Forwarded-* set.
+// both ways (RFC 9110 §7.6.1), X-Call-Id and X-Forwarded-* set, response trailers passed on.
 
 /** Headers that describe one connection, not the message: never forwarded. */
 const HOP_BY_HOP = new Set([
@@ -9,10 +9,15 @@ const HOP_BY_HOP = new Set([
   "proxy-authorization",
   "proxy-connection",
   "te",
-  "trailer",
   "transfer-encoding",
   "upgrade",
 ]);
+
+/**
+ * Request headers never forwarded: the hop-by-hop ones, and Trailer, because the gateway does not
+ * pass request trailers on (its upstream client cannot send them; RFC 9110 §6.5.1 lets it drop them).
+ */
+const NOT_FORWARDED_ON_REQUEST = new Set([...HOP_BY_HOP, "trailer"]);
 
 /** Request headers the gateway answers or replaces itself. Expect: the gateway already sent 100 Continue. */
 const REPLACED_ON_REQUEST = new Set([
@@ -65,7 +70,7 @@ export function readRequestHead(raw: readonly string[]): RequestHead {
     const value = raw[i + 1] as string;
     sizeBytes += name.length + value.length;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower)) {
+    if (NOT_FORWARDED_ON_REQUEST.has(lower)) {
       if (lower === "connection") connection = connection === undefined ? value : `${connection},${value}`;
       else if (lower === "transfer-encoding") chunked = true;
       continue;
@@ -128,20 +133,23 @@ export function upstreamHeaders(head: RequestHead, by: ForwardedBy): string[] {
   return headers;
 }
 
+/** Header names and values as an HTTP client hands them over: strings, or the bytes as received. */
+export type RawHeaders = readonly (string | Buffer)[];
+
 /**
  * The header list sent back to the client: the replica's own (hop-by-hop removed), with the
  * gateway's X-Call-Id and, when the call waited for a replica to start, X-Flint-Cold-Start.
  */
 export function downstreamHeaders(
-  raw: readonly string[],
+  raw: RawHeaders,
   callId: string,
   coldStartMs: number | undefined,
 ): string[] {
   const headers: string[] = [];
   let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    const value = raw[i + 1] as string;
+    const name = latin1(raw[i]);
+    const value = latin1(raw[i + 1]);
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower)) {
       if (lower === "connection") connection = connection === undefined ? value : `${connection},${value}`;
@@ -154,6 +162,29 @@ export function downstreamHeaders(
   result.push("x-call-id", callId);
   if (coldStartMs !== undefined) result.push("x-flint-cold-start", String(Math.round(coldStartMs)));
   return result;
+}
+
+/** Whether `raw` has a header called `lowerName`. */
+export function hasHeader(raw: RawHeaders, lowerName: string): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string | Buffer;
+    if (name.length === lowerName.length && latin1(name).toLowerCase() === lowerName) return true;
+  }
+  return false;
+}
+
+/** Trailer fields as [name, value] pairs for `ServerResponse.addTrailers`, or undefined if there are none. */
+export function trailerPairs(raw: RawHeaders | null | undefined): [string, string][] | undefined {
+  if (raw === null || raw === undefined || raw.length === 0) return undefined;
+  const pairs: [string, string][] = [];
+  for (let i = 0; i < raw.length; i += 2) pairs.push([latin1(raw[i]), latin1(raw[i + 1])]);
+  return pairs;
+}
+
+/** Header bytes are ISO-8859-1 on the wire (RFC 9110 §5.5); Node's server writes strings back the same way. */
+function latin1(value: string | Buffer | undefined): string {
+  if (value === undefined) return "";
+  return typeof value === "string" ? value : value.toString("latin1");
 }
 
 /** Removes the headers a Connection header names (they are hop-by-hop too). */

@@ -1,9 +1,9 @@
 // The /function/ hot path on node:http: route, check, reserve a replica slot (or queue), forward with
 // streaming both ways, and finish each call exactly once (release, stats, metrics, log).
 import { randomUUID } from "node:crypto";
-import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from "node:http";
-import type { Socket } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
+import { errors as undiciErrors, type Dispatcher } from "undici";
 import { functionKey, parseFunctionRef } from "../api/index.js";
 import { Credentials } from "./auth.js";
 import type { QueueTicket, ReplicaPool, WaitingCall } from "./dispatcher.js";
@@ -21,7 +21,15 @@ import {
   errorResponse,
   httpStatusOf,
 } from "./errors.js";
-import { downstreamHeaders, readRequestHead, upstreamHeaders, type RequestHead } from "./headers.js";
+import {
+  downstreamHeaders,
+  hasHeader,
+  readRequestHead,
+  trailerPairs,
+  upstreamHeaders,
+  type RawHeaders,
+  type RequestHead,
+} from "./headers.js";
 import type { FunctionMetrics, GatewayMetrics } from "./metrics.js";
 import type { Clock } from "./ports.js";
 import type { Replica } from "./replica.js";
@@ -41,12 +49,18 @@ export const QUEUED_BODY_MAX_BYTES = 80 * 1024;
 /** Set by a watchdog on a call it refused before its handler ran (watchdog/server.ts). */
 const REFUSED_HEADER = "x-flint-refused";
 
-const ignore = (): void => undefined;
-
 /** Errors that only happen while connecting: the replica never saw the request. */
-const CONNECT_ERROR_CODES = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"]);
-/** Errors of a kept-alive connection the replica closed as it was reused (the keep-alive race). */
-const STALE_CONNECTION_CODES = new Set(["ECONNRESET", "EPIPE"]);
+export const CONNECT_ERROR_CODES = new Set([
+  "ECONNREFUSED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EADDRNOTAVAIL",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+/** A connection that broke before the replica answered (the replica died, or the keep-alive race). */
+const BROKEN_CONNECTION_CODES = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
+/** Methods whose calls may be sent twice (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 
 /** A known function as the hot path needs it. */
 export interface FunctionRoute {
@@ -159,20 +173,21 @@ export class CallHandler {
 }
 
 /**
- * One call from admission to its end. It is its own queue entry (WaitingCall) and keeps its event
- * handlers as fields, so the hot path allocates no closures per call.
+ * One call from admission to its end. It is its own queue entry (WaitingCall) and its own undici
+ * dispatch handler, and keeps its event handlers as fields, so the hot path allocates no closures
+ * per call. A retry dispatches it again only after the earlier attempt has ended.
  */
-class ProxyCall implements WaitingCall {
+class ProxyCall implements WaitingCall, Dispatcher.DispatchHandler {
   private readonly pool: ReplicaPool;
   private replica: Replica | undefined;
-  private upstream: ClientRequest | undefined;
+  private controller: Dispatcher.DispatchController | undefined;
   private ticket: QueueTicket | undefined;
   private headers: string[] | undefined;
   private cancelDeadline: (() => void) | undefined;
   private coldStartMs: number | undefined;
-  /** The request body has started flowing to a replica: the call can no longer be retried. */
-  private bodySent = false;
   private retried = false;
+  /** A response the replica refused with (draining, not ready) is being read and thrown away. */
+  private discarding = false;
   /** The replica's response broke off: recorded as 502, not as the client leaving. */
   private upstreamBroke = false;
   private finished = false;
@@ -228,6 +243,7 @@ class ProxyCall implements WaitingCall {
       return;
     }
     this.replica = replica;
+    this.controller = undefined;
     const { clock } = this.handler.options;
     this.cancelDeadline ??= clock.setTimer(this.onDeadline, this.pool.settings.timeoutMs);
     this.headers ??= upstreamHeaders(this.head, {
@@ -236,88 +252,109 @@ class ProxyCall implements WaitingCall {
       encrypted: "encrypted" in this.req.socket,
       prefix: this.prefix,
     });
-    let upstream: ClientRequest;
-    try {
-      upstream = request({
-        agent: replica.agent,
-        host: replica.host,
-        port: replica.port,
-        method: this.req.method,
+    // undici reads the body only once it has a connection, so a replica that cannot be reached
+    // leaves the request untouched and it can go to another replica.
+    replica.pool.dispatch(
+      {
+        method: this.req.method ?? "GET",
         path: this.upstreamPath,
         headers: this.headers,
-      });
-    } catch (error) {
-      // Node's client is stricter than its parser about a few header bytes.
+        body: this.head.hasBody ? this.req : null,
+      },
+      this,
+    );
+  }
+
+  // --- undici's side of the call (Dispatcher.DispatchHandler) ------------------------------------
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    _headers: unknown,
+    statusMessage?: string,
+  ): void {
+    if (this.finished) return;
+    const raw = (controller.rawHeaders ?? []) as RawHeaders;
+    if (!this.head.hasBody && !this.retried && hasHeader(raw, REFUSED_HEADER)) {
+      // The watchdog refused it before the handler ran (draining, or not ready): a bodyless call is
+      // untouched, so once this answer is read it goes to another replica.
+      this.discarding = true;
+      return;
+    }
+    const headers = downstreamHeaders(raw, this.callId, this.coldStartMs);
+    if (this.handler.options.draining()) headers.push("connection", "close");
+    if (statusMessage) this.res.writeHead(statusCode, statusMessage, headers);
+    else this.res.writeHead(statusCode, headers);
+    this.res.once("finish", this.onFinish);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.finished || this.discarding) return;
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once("drain", this.onDrain);
+    }
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController): void {
+    if (this.finished) return;
+    if (this.discarding) return this.retryElsewhere("refused");
+    const trailers = trailerPairs(controller.rawTrailers as RawHeaders | null | undefined);
+    if (trailers !== undefined) this.res.addTrailers(trailers);
+    this.res.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error & { code?: string }): void {
+    if (this.finished) return;
+    const replica = this.replica as Replica;
+    if (this.res.headersSent) {
+      this.upstreamBroke = true;
+      this.finish(this.endedEarly());
+      return;
+    }
+    if (error instanceof undiciErrors.InvalidArgumentError) {
+      // undici is stricter than Node's parser about a few header bytes.
       this.finish(new BadRequestError("the request cannot be forwarded as it is", [], { cause: error }));
       return;
     }
-    this.upstream = upstream;
-    upstream.once("response", this.onResponse);
-    upstream.on("error", this.onUpstreamError);
-    if (!this.head.hasBody) {
-      upstream.end();
-      return;
-    }
-    // The body waits until the connection is up: a replica that cannot be reached leaves the
-    // request untouched, so it can go to another replica.
-    upstream.once("socket", this.onSocket);
+    const code = error.code ?? "";
+    const neverConnected = CONNECT_ERROR_CODES.has(code);
+    if (neverConnected) this.pool.markUnreachable(replica);
+    // The body is only read once connected, so a call that never connected is untouched. A bodyless
+    // call whose connection broke before any answer may have run, so it is only sent again if its
+    // method is idempotent (RFC 9110 §9.2.2).
+    const safeToRetry =
+      !this.retried &&
+      (neverConnected ||
+        this.discarding ||
+        (!this.head.hasBody && BROKEN_CONNECTION_CODES.has(code) && IDEMPOTENT.has(this.req.method ?? "")));
+    if (safeToRetry) return this.retryElsewhere(code);
+    this.finish(new ReplicaUnavailableError(this.pool.key, replica.id, { cause: error }));
   }
 
-  private readonly onSocket = (socket: Socket): void => {
-    if (socket.connecting) socket.once("connect", this.sendBody);
-    else this.sendBody();
-  };
-
-  private readonly sendBody = (): void => {
-    if (this.finished || this.upstream === undefined) return;
-    this.bodySent = true;
-    this.req.pipe(this.upstream);
-  };
-
-  private readonly onResponse = (response: IncomingMessage): void => {
-    if (this.finished) {
-      response.destroy();
-      return;
-    }
-    if (response.headers[REFUSED_HEADER] !== undefined && !this.head.hasBody && !this.retried) {
-      // The watchdog refused it before the handler ran (draining, or not ready): a bodyless call
-      // is untouched, so it goes to another replica, and this one is probed before it gets more.
-      this.retryElsewhere(response);
-      return;
-    }
-    const headers = downstreamHeaders(response.rawHeaders, this.callId, this.coldStartMs);
-    if (this.handler.options.draining()) headers.push("connection", "close");
-    this.res.writeHead(response.statusCode ?? 502, headers);
-    // pipe, not pipeline: pipeline makes an AbortController (and, at the end, a DOMException) per
-    // call, a tenth of the gateway's CPU per call. The three ends are handled here instead: the
-    // client finished (finish), the client left (onResponseClose), the replica broke off (error).
-    response.on("error", this.onResponseError);
-    this.res.once("finish", this.onFinish);
-    response.pipe(this.res);
-  };
-
-  private retryElsewhere(response: IncomingMessage): void {
+  /** Frees this replica's slot and sends the call to another (or queues it), once per call. */
+  private retryElsewhere(reason: string): void {
     const replica = this.replica as Replica;
-    const upstream = this.upstream as ClientRequest;
-    upstream.off("error", this.onUpstreamError);
-    upstream.on("error", ignore);
-    response.resume();
     this.retried = true;
+    this.discarding = false;
     this.replica = undefined;
-    this.upstream = undefined;
-    this.pool.markUnreachable(replica);
+    this.controller = undefined;
+    if (reason === "refused") this.pool.markUnreachable(replica);
     this.pool.release(replica);
     this.handler.options.logger.info(
-      { callId: this.callId, replica: replica.id, refused: response.headers[REFUSED_HEADER] },
+      { callId: this.callId, replica: replica.id, reason },
       "retrying call on another replica",
     );
     this.acquire();
   }
 
-  private readonly onResponseError = (): void => {
-    this.upstreamBroke = true;
-    this.finish(this.endedEarly());
-  };
+  // --- The client's side --------------------------------------------------------------------------
+
+  private readonly onDrain = (): void => this.controller?.resume();
 
   private readonly onFinish = (): void => this.finish(undefined);
 
@@ -328,33 +365,6 @@ class ProxyCall implements WaitingCall {
       ? new ReplicaUnavailableError(this.pool.key, replicaId)
       : new ClientClosedError();
   }
-
-  private readonly onUpstreamError = (error: Error & { code?: string }): void => {
-    if (this.finished || this.res.headersSent) return;
-    const replica = this.replica as Replica;
-    const upstream = this.upstream as ClientRequest;
-    const code = error.code ?? "";
-    const neverConnected = CONNECT_ERROR_CODES.has(code);
-    // The body is only sent once connected, so a call that never connected is untouched; a bodyless
-    // call on a reused connection that was closed under it never reached the handler either.
-    const safeToRetry =
-      !this.retried &&
-      (neverConnected || (upstream.reusedSocket && !this.head.hasBody && STALE_CONNECTION_CODES.has(code)));
-    if (neverConnected) this.pool.markUnreachable(replica);
-    if (safeToRetry) {
-      this.retried = true;
-      this.replica = undefined;
-      this.upstream = undefined;
-      this.pool.release(replica);
-      this.handler.options.logger.info(
-        { callId: this.callId, replica: replica.id, code },
-        "retrying call on another replica",
-      );
-      this.acquire();
-      return;
-    }
-    this.finish(new ReplicaUnavailableError(this.pool.key, replica.id, { cause: error }));
-  };
 
   private readonly onDeadline = (): void => {
     this.cancelDeadline = undefined;
@@ -374,13 +384,16 @@ class ProxyCall implements WaitingCall {
     const { options } = this.handler;
     if (error !== undefined) {
       // Tell the replica too: a client that left, or a deadline, should stop its work.
-      this.upstream?.destroy();
+      if (this.controller !== undefined && !this.controller.aborted) {
+        this.controller.abort(error instanceof Error ? error : new ClientClosedError());
+      }
       if (!(error instanceof ClientClosedError)) {
         writeError(this.req, this.res, this.head, error, this.callId, options.draining());
       }
     }
     if (this.replica !== undefined) this.pool.release(this.replica);
     this.replica = undefined;
+    this.controller = undefined;
     this.pool.leave();
 
     const status = error === undefined ? this.res.statusCode : statusOf(error);

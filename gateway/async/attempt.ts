@@ -1,6 +1,6 @@
 // One attempt at an async call: through the function's ReplicaPool like a sync call (so it obeys the
 // concurrency limit, waits in the same queue and triggers activation), with the response captured.
-import { request, type ClientRequest, type IncomingMessage } from "node:http";
+import type { Dispatcher } from "undici";
 import type { QueueTicket, ReplicaPool, WaitingCall } from "../dispatcher.js";
 import {
   CallTimeoutError,
@@ -11,7 +11,7 @@ import {
 } from "../errors.js";
 import type { FunctionMetrics } from "../metrics.js";
 import type { Clock } from "../ports.js";
-import { QUEUED_CALL_OVERHEAD_BYTES } from "../proxy.js";
+import { CONNECT_ERROR_CODES, QUEUED_CALL_OVERHEAD_BYTES } from "../proxy.js";
 import type { Replica } from "../replica.js";
 import type { QueuedCall } from "./ports.js";
 
@@ -43,8 +43,6 @@ export interface AttemptOptions {
   readonly attempt: number;
 }
 
-const CONNECT_ERROR_CODES = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"]);
-
 /** Sends `call` to a replica of `options.pool` once; never rejects. */
 export function attemptCall(call: QueuedCall, options: AttemptOptions): Promise<AttemptOutcome> {
   return new Promise((resolve) => new CallAttempt(call, options, resolve).start());
@@ -52,7 +50,7 @@ export function attemptCall(call: QueuedCall, options: AttemptOptions): Promise<
 
 class CallAttempt implements WaitingCall {
   private replica: Replica | undefined;
-  private upstream: ClientRequest | undefined;
+  private upstream: AbortController | undefined;
   private ticket: QueueTicket | undefined;
   private cancelDeadline: (() => void) | undefined;
   private retried = false;
@@ -114,18 +112,20 @@ class CallAttempt implements WaitingCall {
       "x-flint-attempt",
       String(this.options.attempt),
     ];
-    const upstream = request({
-      agent: replica.agent,
-      host: replica.host,
-      port: replica.port,
-      method: this.call.method,
-      path: this.call.path,
-      headers,
-    });
+    const upstream = new AbortController();
     this.upstream = upstream;
-    upstream.once("response", (response) => this.collect(response));
-    upstream.on("error", (error: Error & { code?: string }) => this.onUpstreamError(error));
-    upstream.end(this.call.body);
+    replica.pool
+      .request({
+        method: this.call.method,
+        path: this.call.path,
+        headers,
+        body: this.call.body,
+        signal: upstream.signal,
+      })
+      .then(
+        (response) => this.collect(response),
+        (error: Error & { code?: string }) => this.onUpstreamError(error),
+      );
   }
 
   private onUpstreamError(error: Error & { code?: string }): void {
@@ -146,42 +146,41 @@ class CallAttempt implements WaitingCall {
     this.fail(new ReplicaUnavailableError(pool.key, replica.id, { cause: error }));
   }
 
-  private collect(response: IncomingMessage): void {
+  private async collect(response: Dispatcher.ResponseData): Promise<void> {
     const chunks: Buffer[] = [];
     let kept = 0;
     let truncated = false;
     const limit = this.options.resultMaxBytes;
-    response.on("data", (chunk: Buffer) => {
-      if (kept >= limit) {
-        truncated = true;
-        return;
+    try {
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        if (kept >= limit) {
+          truncated = true;
+          continue;
+        }
+        const part = kept + chunk.length > limit ? chunk.subarray(0, limit - kept) : chunk;
+        truncated ||= part.length < chunk.length;
+        chunks.push(part);
+        kept += part.length;
       }
-      const part = kept + chunk.length > limit ? chunk.subarray(0, limit - kept) : chunk;
-      truncated ||= part.length < chunk.length;
-      chunks.push(part);
-      kept += part.length;
-    });
-    response.once("end", () => {
-      const status = response.statusCode ?? 502;
-      const retryAfter = response.headers["retry-after"];
-      this.finish({
-        status,
-        error: undefined,
-        headers: response.rawHeaders,
-        body: Buffer.concat(chunks),
-        truncated,
-        retryAfter: typeof retryAfter === "string" ? retryAfter : undefined,
-        waitedMs: this.waitedMs,
-      });
-    });
-    response.once("error", (error) => {
+    } catch (error) {
       const replicaId = this.replica?.id ?? "unknown";
       this.fail(new ReplicaUnavailableError(this.options.pool.key, replicaId, { cause: error }));
+      return;
+    }
+    const retryAfter = response.headers["retry-after"];
+    this.finish({
+      status: response.statusCode,
+      error: undefined,
+      headers: headerList(response.headers),
+      body: Buffer.concat(chunks),
+      truncated,
+      retryAfter: typeof retryAfter === "string" ? retryAfter : undefined,
+      waitedMs: this.waitedMs,
     });
   }
 
   private fail(error: GatewayError): void {
-    this.upstream?.destroy();
+    this.upstream?.abort(error);
     this.finish({
       status: httpStatusOf(error.code),
       error: error.code,
@@ -205,4 +204,15 @@ class CallAttempt implements WaitingCall {
     metrics.observe(outcome.status, (clock.now() - this.startMs) / 1000);
     this.resolve(outcome);
   }
+}
+
+/** Response headers as [name, value, ...], a repeated header as one entry per value. */
+function headerList(headers: Record<string, string | string[] | undefined>): string[] {
+  const list: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const item of value) list.push(name, item);
+    else list.push(name, value);
+  }
+  return list;
 }
