@@ -15,7 +15,8 @@ export type WatchdogErrorCode =
   | "UPSTREAM_FAILED"
   | "BAD_REQUEST"
   | "RESERVED_ROUTE"
-  | "CLIENT_CLOSED";
+  | "CLIENT_CLOSED"
+  | "UPGRADE_NOT_SUPPORTED";
 
 /** Base class: callers branch on `code` or `instanceof`, never on the message. */
 export abstract class WatchdogError extends Error {
@@ -142,6 +143,15 @@ export class ReservedRouteError extends WatchdogError {
   }
 }
 
+/** An Upgrade request (a WebSocket handshake) to a mode that cannot pass it through. */
+export class UpgradeNotSupportedError extends WatchdogError {
+  readonly code = "UPGRADE_NOT_SUPPORTED";
+  constructor() {
+    super("this function cannot upgrade the connection: only http mode passes upgrades through");
+    this.name = "UpgradeNotSupportedError";
+  }
+}
+
 /** The client closed the connection before the response was complete. Recorded, never sent. */
 export class ClientClosedError extends WatchdogError {
   readonly code = "CLIENT_CLOSED";
@@ -169,6 +179,8 @@ export function httpStatusOf(error: unknown): number {
     // nginx's convention for "client went away"; only ever seen in logs and metrics.
     case "CLIENT_CLOSED":
       return 499;
+    case "UPGRADE_NOT_SUPPORTED":
+      return 501;
     case "UPSTREAM_FAILED":
       return 502;
     case "DRAINING":

@@ -18,6 +18,7 @@ import {
   waitFor,
   type RunningWatchdog,
 } from "./testing.js";
+import { getWithTrailers } from "../testing/trailers.js";
 
 const UPSTREAM = join(TESTDATA, "upstream-server.mjs");
 const HUNDRED_MB = 100 * 1024 * 1024;
@@ -90,6 +91,17 @@ describe("http mode", () => {
     const status = await call(`${watchdog.url}/status?code=418`);
     expect(status.status).toBe(418);
     expect(status.headers["x-upstream"]).toBe("yes");
+  });
+
+  it("passes response trailers and their Trailer header through", async () => {
+    const watchdog = await startProxy();
+    const reply = await getWithTrailers(`${watchdog.url}/trailers`);
+    expect(reply).toMatchObject({
+      status: 200,
+      body: "with trailers",
+      trailers: { "x-checksum": "sha1-abc" },
+    });
+    expect(reply.headers["trailer"]).toBe("x-checksum");
   });
 
   it("passes the call id, X-Forwarded-For and the client's headers to the upstream, minus hop-by-hop ones", async () => {

@@ -1,9 +1,16 @@
-// The watchdog's HTTP front: reserved /_/ routes, limits, call ids, logging, metrics and drain.
+// The watchdog's HTTP front: reserved /_/ routes, limits, call ids, upgrades, logging, metrics and drain.
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import type { Readable } from "node:stream";
+import {
+  STATUS_CODES,
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import type { Duplex, Readable } from "node:stream";
 import type { Logger } from "pino";
+import { isWebSocketUpgrade, serveWithoutUpgrade } from "../api/upgrade.js";
 import { BodyLimit } from "./body.js";
 import { CallLog } from "./call-log.js";
 import {
@@ -14,12 +21,13 @@ import {
   InFlightLimitError,
   NotReadyError,
   ReservedRouteError,
+  UpgradeNotSupportedError,
   WatchdogError,
   httpStatusOf,
   retryAfterSecondsOf,
 } from "./errors.js";
 import type { WatchdogMetrics } from "./metrics.js";
-import type { Call, Mode } from "./modes/mode.js";
+import type { Call, Mode, UpgradeCall } from "./modes/mode.js";
 
 /** The limits the front enforces on every call. */
 export interface CallLimits {
@@ -50,12 +58,15 @@ export class WatchdogServer {
   private readonly callLog: CallLog;
   private inFlight = 0;
   private draining = false;
+  /** Upgraded connections not yet ended; node:http has let go of them, so close() must cut them itself. */
+  private readonly tunnels = new Set<Tunnel>();
   /** Resolved when a drain is waiting and the last call finishes. */
   private onIdle: (() => void) | undefined;
 
   constructor(private readonly options: WatchdogServerOptions) {
     this.callLog = new CallLog(options.logger);
     this.http = createServer(this.onRequest);
+    this.http.on("upgrade", this.onUpgrade);
     // The call timeout bounds every call, body upload included; Node's own 300 s request timeout
     // would cut off a long upload that our limits allow.
     this.http.requestTimeout = 0;
@@ -101,6 +112,8 @@ export class WatchdogServer {
     const drained = await this.drain(this.options.limits.timeoutMs + 1000);
     if (!drained)
       this.options.logger.warn({ inFlight: this.inFlight }, "drain deadline passed, cutting calls off");
+    // closeAllConnections() does not reach upgraded sockets, and http.close() waits for them.
+    for (const tunnel of this.tunnels) tunnel.socket.destroy();
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeAllConnections();
     await closed;
@@ -114,17 +127,11 @@ export class WatchdogServer {
       return;
     }
     const startMs = performance.now();
-    const header = req.headers["x-call-id"];
-    const id = typeof header === "string" && CALL_ID_RE.test(header) ? header : randomUUID();
-
+    const id = callIdOf(req);
     const refusal = this.admit(req);
     if (refusal !== undefined) {
-      // Refused before the handler saw it: tells the gateway a bodyless call may go to another replica.
-      if (refusal instanceof DrainingError || refusal instanceof NotReadyError) {
-        res.setHeader(REFUSED_HEADER, refusal.code.toLowerCase());
-      }
       this.writeError(res, refusal, id);
-      this.record(req, res, id, startMs, refusal);
+      this.record(req, id, startMs, httpStatusOf(refusal), refusal);
       return;
     }
     this.inFlight++;
@@ -132,6 +139,62 @@ export class WatchdogServer {
     const call = new ActiveCall(this.finish, id, req, res, startMs, body, this.options.limits.timeoutMs);
     res.once("close", call.onResponseClose);
     this.options.mode.handle(call).then(call.onHandled, call.onFailed);
+  };
+
+  /**
+   * An Upgrade request (a WebSocket handshake): admitted like a call, then handed to the mode with its
+   * connection, and one call in flight until the mode reports the tunnel closed.
+   */
+  private readonly onUpgrade = (req: IncomingMessage, connection: Duplex, head: Buffer): void => {
+    // Typed Duplex by node:http; the connections of a plain net.Server are net.Sockets.
+    const socket = connection as Socket;
+    // node:http stops listening to an upgraded socket, and an error nobody listens to (a client's
+    // reset) would end the process. Whoever owns the socket destroys it; the error itself is no news.
+    socket.on("error", ignoreError);
+    if (!isWebSocketUpgrade(req)) {
+      // Not a WebSocket (h2c from `curl --http2`, say): answered as the plain request it also is.
+      if (req.headers["content-length"] === undefined && req.headers["transfer-encoding"] === undefined) {
+        serveWithoutUpgrade(req, socket, this.onRequest);
+        return;
+      }
+    }
+    const url = req.url ?? "/";
+    if (url.startsWith("/_/")) {
+      // Like the other reserved paths: neither logged nor counted.
+      this.writeRawError(socket, new ReservedRouteError(url.split("?", 1)[0] as string), "");
+      return;
+    }
+    const startMs = performance.now();
+    const id = callIdOf(req);
+    const { mode } = this.options;
+    // Checked before admission: no later state of this replica would let the upgrade through.
+    const refusal = mode.upgrade === undefined ? new UpgradeNotSupportedError() : this.admit(req);
+    if (refusal !== undefined) {
+      this.writeRawError(socket, refusal, id);
+      this.record(req, id, startMs, httpStatusOf(refusal), refusal);
+      return;
+    }
+    this.inFlight++;
+    const { timeoutMs } = this.options.limits;
+    const tunnel = new Tunnel(this.finishTunnel, id, req, socket, head, startMs, timeoutMs);
+    this.tunnels.add(tunnel);
+    // Always defined here: a mode without it was refused above.
+    mode.upgrade?.(tunnel);
+  };
+
+  /** Ends an upgraded call once: answers the error if the tunnel never opened, then logs and counts it. */
+  private readonly finishTunnel = (tunnel: Tunnel, outcome: number | WatchdogError): void => {
+    if (tunnel.settled) return;
+    tunnel.settled = true;
+    this.tunnels.delete(tunnel);
+    if (typeof outcome === "number") {
+      this.record(tunnel.req, tunnel.id, tunnel.startMs, outcome, undefined);
+    } else {
+      this.writeRawError(tunnel.socket, outcome, tunnel.id);
+      this.record(tunnel.req, tunnel.id, tunnel.startMs, httpStatusOf(outcome), outcome);
+    }
+    this.inFlight--;
+    if (this.inFlight === 0) this.onIdle?.();
   };
 
   /** The reason a call is refused before it reaches the mode, if it is. */
@@ -167,20 +230,15 @@ export class WatchdogServer {
       call.abort(error);
       this.writeError(call.res, error, call.id);
     }
-    this.record(call.req, call.res, call.id, call.startMs, error);
+    const status = error === undefined ? call.res.statusCode : httpStatusOf(error);
+    this.record(call.req, call.id, call.startMs, status, error);
     this.inFlight--;
     if (this.inFlight === 0) this.onIdle?.();
   };
 
-  private record(
-    req: IncomingMessage,
-    res: ServerResponse,
-    id: string,
-    startMs: number,
-    error: unknown,
-  ): void {
+  /** Logs and counts a finished call; for an upgrade the duration is the tunnel's whole life. */
+  private record(req: IncomingMessage, id: string, startMs: number, status: number, error: unknown): void {
     const durationMs = performance.now() - startMs;
-    const status = error === undefined ? res.statusCode : httpStatusOf(error);
     this.options.metrics.observeCall(status, durationMs / 1000);
     const url = req.url ?? "/";
     const query = url.indexOf("?");
@@ -192,7 +250,9 @@ export class WatchdogServer {
       return;
     }
     const line = { callId: id, method: req.method, path, status, durationMs: roundedMs };
-    if (status >= 500 && status !== 503) this.options.logger.error({ ...line, err: error }, "call failed");
+    // 501 and 503 refuse what this replica is configured for or in the middle of, and fail nothing.
+    if (status >= 500 && status !== 501 && status !== 503)
+      this.options.logger.error({ ...line, err: error }, "call failed");
     else this.options.logger.info({ ...line, code: codeOf(error) }, "call refused");
   }
 
@@ -204,19 +264,29 @@ export class WatchdogServer {
       res.destroy();
       return;
     }
-    const message = error instanceof WatchdogError ? error.message : "the watchdog failed to serve the call";
-    const body = JSON.stringify({ code: codeOf(error), message, callId: id });
-    const headers: Record<string, string | number> = {
-      "x-call-id": id,
-      "content-type": "application/json",
-      "content-length": Buffer.byteLength(body),
-    };
-    const retryAfter = retryAfterSecondsOf(status);
-    if (retryAfter !== undefined) headers["retry-after"] = retryAfter;
+    const { headers, body } = errorResponse(error, id, status);
     // A draining replica tells keep-alive clients (the gateway) to stop reusing the connection.
     if (this.draining) headers.connection = "close";
     res.writeHead(status, headers);
     res.end(body);
+  }
+
+  /** Answers `error` as writeError does, on a connection node:http has handed over, and closes it. */
+  private writeRawError(socket: Socket, error: unknown, id: string): void {
+    const status = httpStatusOf(error);
+    if (socket.destroyed || status === 499) {
+      socket.destroy();
+      return;
+    }
+    const { headers, body } = errorResponse(error, id, status);
+    headers.connection = "close";
+    let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\n`;
+    for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
+    // Whatever the client still sends is read and dropped: unread bytes would turn the close into a
+    // reset, which can discard the answer before the client reads it. Destroyed once written, so a
+    // client that never closes its side cannot hold the socket.
+    socket.resume();
+    socket.end(`${head}\r\n${body}`, () => socket.destroy());
   }
 
   private serveReserved(url: string, res: ServerResponse): void {
@@ -250,6 +320,53 @@ export class WatchdogServer {
 
 function codeOf(error: unknown): string {
   return error instanceof WatchdogError ? error.code : "INTERNAL";
+}
+
+/** The caller's X-Call-Id if it is safe to use, else a new one. */
+function callIdOf(req: IncomingMessage): string {
+  const header = req.headers["x-call-id"];
+  return typeof header === "string" && CALL_ID_RE.test(header) ? header : randomUUID();
+}
+
+/** The headers and small JSON body (code, message, call id) that answer `error` with `status`. */
+function errorResponse(
+  error: unknown,
+  id: string,
+  status: number,
+): { headers: Record<string, string | number>; body: string } {
+  const message = error instanceof WatchdogError ? error.message : "the watchdog failed to serve the call";
+  const body = JSON.stringify({ code: codeOf(error), message, callId: id });
+  const headers: Record<string, string | number> = {
+    "x-call-id": id,
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+  };
+  const retryAfter = retryAfterSecondsOf(status);
+  if (retryAfter !== undefined) headers["retry-after"] = retryAfter;
+  // Refused before the handler saw it: tells the gateway a bodyless call may go to another replica.
+  if (error instanceof DrainingError || error instanceof NotReadyError) {
+    headers[REFUSED_HEADER] = error.code.toLowerCase();
+  }
+  return { headers, body };
+}
+
+function ignoreError(): void {}
+
+/** The server's side of an upgraded connection: a call in flight until the mode calls `done`. */
+class Tunnel implements UpgradeCall {
+  settled = false;
+
+  constructor(
+    private readonly finish: (tunnel: Tunnel, outcome: number | WatchdogError) => void,
+    readonly id: string,
+    readonly req: IncomingMessage,
+    readonly socket: Socket,
+    readonly head: Buffer,
+    readonly startMs: number,
+    readonly idleTimeoutMs: number,
+  ) {}
+
+  readonly done = (outcome: number | WatchdogError): void => this.finish(this, outcome);
 }
 
 /** The server's side of a call; its arrow-function fields are handed to timers, events and promises. */

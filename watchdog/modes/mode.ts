@@ -1,6 +1,8 @@
 // The one interface every handler mode implements, and the call it is handed (of-watchdog's executor/).
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
+import type { WatchdogError } from "../errors.js";
 
 /**
  * One call as a mode sees it. The server owns its lifecycle: it answers limit, timeout and body
@@ -30,6 +32,28 @@ export interface Call {
   readonly deadlineMs: number;
 }
 
+/**
+ * An Upgrade request (a WebSocket handshake) handed over with its connection. It counts as one call
+ * in flight from admission until the mode calls `done`; the server has already admitted it.
+ */
+export interface UpgradeCall {
+  /** From the caller's X-Call-Id, or generated; the mode passes it on as X-Call-Id. */
+  readonly id: string;
+  readonly req: IncomingMessage;
+  /** The client's connection. node:http no longer reads it: it is the mode's until `done`. */
+  readonly socket: Socket;
+  /** Bytes the client sent after the request head (the start of the new protocol; usually empty). */
+  readonly head: Buffer;
+  /** Close the tunnel once no byte has moved either way for this long, in milliseconds (FLINT_TIMEOUT). */
+  readonly idleTimeoutMs: number;
+  /**
+   * Ends the call; the mode calls it exactly once, when the tunnel has closed. With the status the
+   * upstream answered (101 when it switched protocols), or, only while nothing has been written to
+   * `socket`, with the error that kept the tunnel from opening: the server then answers it on `socket`.
+   */
+  done(outcome: number | WatchdogError): void;
+}
+
 /** A way of running the user's handler. Selected once, in modes/index.ts. */
 export interface Mode {
   /** Prepares the handler (import the module, start and wait for the upstream). Rejects if it cannot. */
@@ -41,6 +65,11 @@ export interface Mode {
    * rejects with a WatchdogError (mapped to a status by the server) if no response was started.
    */
   handle(call: Call): Promise<void>;
+  /**
+   * Takes over an admitted Upgrade request and its connection. Optional: the server answers an
+   * upgrade to a mode without it with 501 (UpgradeNotSupportedError).
+   */
+  upgrade?(call: UpgradeCall): void;
   /** Stops everything the mode started (processes, sockets). Calls still running are cut off. */
   close(): Promise<void>;
 }

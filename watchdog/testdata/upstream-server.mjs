@@ -50,6 +50,13 @@ createServer((req, res) => {
     case "/aborted":
       res.end(String(aborted));
       return;
+    case "/trailers":
+      // A chunked body with a trailer field after it, declared up front.
+      res.writeHead(200, { "content-type": "text/plain", trailer: "x-checksum" });
+      res.write("with ");
+      res.addTrailers({ "x-checksum": "sha1-abc" });
+      res.end("trailers");
+      return;
     case "/status":
       res.writeHead(Number(url.searchParams.get("code")), { "x-upstream": "yes" }).end("status");
       return;
