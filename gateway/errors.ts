@@ -1,5 +1,6 @@
 // Every error the gateway answers with, each with a stable `code`, and the one place they map to HTTP
 // (used by the /function/ hot path and the Express management routes alike).
+import { STATUS_CODES } from "node:http";
 import type { FieldError } from "../api/index.js";
 
 /** The stable codes; also `error.code` in a response body. */
@@ -394,4 +395,15 @@ export function errorResponse(error: unknown, callId: string): ErrorResponse {
   if (known instanceof UnauthorizedError)
     headers["www-authenticate"] = 'Bearer realm="flint", Basic realm="flint"';
   return { status: httpStatusOf(code), code, headers, body };
+}
+
+/**
+ * An error as a whole HTTP/1.1 response, for a socket that has left Node's HTTP server (a request it
+ * could not parse, an upgrade): the same body as `errorResponse`, and the connection closes after it.
+ */
+export function rawErrorResponse(error: unknown, callId: string): string {
+  const { status, headers, body } = errorResponse(error, callId);
+  let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\nconnection: close\r\n`;
+  for (const [name, value] of Object.entries(headers)) text += `${name}: ${value}\r\n`;
+  return `${text}\r\n${body}`;
 }

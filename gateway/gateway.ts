@@ -2,8 +2,10 @@
 // Express management app, one ReplicaPool per known function, metrics and concurrency stats.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { pino, type Logger } from "pino";
 import { functionKey, type FunctionRef, type FunctionResource } from "../api/index.js";
+import { isWebSocketUpgrade, serveWithoutUpgrade } from "../api/upgrade.js";
 import { Credentials } from "./auth.js";
 import { systemClock } from "./clock.js";
 import type { GatewayConfig } from "./config.js";
@@ -23,7 +25,8 @@ import {
   MissingHostError,
   RequestTimeoutError,
   ShuttingDownError,
-  errorResponse,
+  RouteNotFoundError,
+  rawErrorResponse,
 } from "./errors.js";
 import { createManagementApp } from "./management.js";
 import { GatewayMetrics } from "./metrics.js";
@@ -40,6 +43,7 @@ import { CALL_PREFIX } from "./route.js";
 import { readRequestHead } from "./headers.js";
 import { CallHandler, writeError, type FunctionRoute } from "./proxy.js";
 import { ConcurrencyReporter } from "./stats.js";
+import { UpgradeHandler } from "./upgrade.js";
 import { ASYNC_PREFIX, AsyncCalls, CALLS_PATH } from "./async/async-calls.js";
 import type { CallQueue, CallRecords } from "./async/ports.js";
 
@@ -83,6 +87,7 @@ export class Gateway {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly calls: CallHandler;
+  private readonly upgrades: UpgradeHandler;
   private readonly management: ReturnType<typeof createManagementApp>;
   private readonly reporter: ConcurrencyReporter;
   private readonly unwatch: () => void;
@@ -118,6 +123,7 @@ export class Gateway {
       defaultNamespace: config.defaultNamespace,
       draining: () => this.draining,
     });
+    this.upgrades = new UpgradeHandler(this.calls);
     this.asyncCalls =
       deps.async === undefined
         ? undefined
@@ -178,6 +184,7 @@ export class Gateway {
     });
     this.server.keepAliveTimeout = config.keepAliveTimeoutMs;
     this.server.on("request", this.onRequest);
+    this.server.on("upgrade", this.onUpgrade);
     this.server.on("clientError", this.onClientError);
 
     this.reporter = new ConcurrencyReporter(this.clock, deps.bus, config.instanceId, () =>
@@ -261,6 +268,7 @@ export class Gateway {
       this.server.close(() => resolve());
     });
     this.server.closeAllConnections();
+    this.upgrades.closeAll();
     await closed;
   }
 
@@ -288,6 +296,28 @@ export class Gateway {
     void this.management(req, res);
   };
 
+  /**
+   * Upgrade requests: a WebSocket to a function is tunnelled to it; any other upgrade (h2c) is
+   * answered as the plain request it also is.
+   */
+  private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, early: Buffer): void => {
+    socket.on("error", () => socket.destroy());
+    const url = req.url ?? "/";
+    if (isWebSocketUpgrade(req)) {
+      if (url.startsWith(CALL_PREFIX)) return this.upgrades.handle(req, socket, early);
+      socket.end(rawErrorResponse(new RouteNotFoundError(req.method ?? "GET", url), "none"));
+      return;
+    }
+    if (readRequestHead(req.rawHeaders).hasBody) {
+      const error = new BadRequestError(
+        "an Upgrade request with a body is not supported; send it without Upgrade",
+      );
+      socket.end(rawErrorResponse(error, "none"));
+      return;
+    }
+    serveWithoutUpgrade(req, socket, this.onRequest);
+  };
+
   /** Requests Node could not parse: answer with the gateway's own error body, then close. */
   private readonly onClientError = (error: Error & { code?: string }, socket: Socket): void => {
     if (error.code === "ECONNRESET" || !socket.writable) {
@@ -300,10 +330,8 @@ export class Gateway {
         : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
           ? new RequestTimeoutError()
           : new BadRequestError("the request is not valid HTTP/1.1", [], { cause: error });
-    const { status, headers, body } = errorResponse(mapped, "none");
-    const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
-    socket.end(`HTTP/1.1 ${status} ${mapped.code}\r\nconnection: close\r\n${lines.join("")}\r\n${body}`);
-    this.logger.debug({ code: error.code, status }, "malformed request");
+    socket.end(rawErrorResponse(mapped, "none"));
+    this.logger.debug({ code: error.code, mapped: mapped.code }, "malformed request");
   };
 
   private readonly onFunctionEvent = (event: FunctionEvent): void => {

@@ -182,7 +182,7 @@ export function trailerPairs(raw: RawHeaders | null | undefined): [string, strin
 }
 
 /** Header bytes are ISO-8859-1 on the wire (RFC 9110 §5.5); Node's server writes strings back the same way. */
-function latin1(value: string | Buffer | undefined): string {
+export function latin1(value: string | Buffer | undefined): string {
   if (value === undefined) return "";
   return typeof value === "string" ? value : value.toString("latin1");
 }

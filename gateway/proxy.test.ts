@@ -3,6 +3,10 @@
 import { spawn } from "node:child_process";
 import { request } from "node:http";
 import { connect } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freeLoopbackPort } from "../local/free-port.js";
+import { getWithTrailers } from "../testing/trailers.js";
 import { ManualClock } from "./clock.js";
 import {
   call,
@@ -374,4 +378,47 @@ describe("a replica that drains before the platform says so", () => {
     // The call that was in flight when the drain began still finishes.
     expect((await held).status).toBe(200);
   }, 30_000);
+});
+
+describe("response trailers", () => {
+  let gw: TestGateway;
+  let replica: ReplicaProcess;
+  const upstreamServer = join(
+    dirname(fileURLToPath(import.meta.url)),
+    "..",
+    "watchdog",
+    "testdata",
+    "upstream-server.mjs",
+  );
+
+  beforeAll(async () => {
+    [gw, replica] = await Promise.all([
+      startGateway(),
+      // A watchdog in http mode, in front of a server that sends trailers.
+      startReplica("trailers", {
+        env: {
+          FLINT_MODE: "http",
+          FLINT_ENTRY: "",
+          FLINT_COMMAND: JSON.stringify([process.execPath, upstreamServer]),
+          FLINT_UPSTREAM_PORT: String(await freeLoopbackPort()),
+        },
+      }),
+    ]);
+    await gw.store.create(makeFunction("hello"));
+    gw.endpoints.set(hello, [replica.endpoint("ready")]);
+  });
+  afterAll(async () => {
+    await gw.close();
+    await replica.stop();
+  });
+
+  it("passes a function's trailer fields, and the Trailer header announcing them, on to the client", async () => {
+    const reply = await getWithTrailers(`${gw.url}/function/hello/trailers`);
+    expect(reply).toMatchObject({
+      status: 200,
+      body: "with trailers",
+      trailers: { "x-checksum": "sha1-abc" },
+    });
+    expect(reply.headers["trailer"]).toBe("x-checksum");
+  });
 });

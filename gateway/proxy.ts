@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { errors as undiciErrors, type Dispatcher } from "undici";
 import { functionKey, parseFunctionRef } from "../api/index.js";
 import { Credentials } from "./auth.js";
-import type { QueueTicket, ReplicaPool, WaitingCall } from "./dispatcher.js";
+import type { ReplicaPool } from "./dispatcher.js";
 import {
   BadFunctionNameError,
   BadRequestError,
@@ -32,6 +32,7 @@ import {
 } from "./headers.js";
 import type { FunctionMetrics, GatewayMetrics } from "./metrics.js";
 import type { Clock } from "./ports.js";
+import { PooledCall } from "./pooled-call.js";
 import type { Replica } from "./replica.js";
 import { CALL_PREFIX, parseCallPath } from "./route.js";
 
@@ -68,6 +69,11 @@ export interface FunctionRoute {
   readonly metrics: FunctionMetrics;
 }
 
+/** Where an admitted call goes, or why it is refused (with its function, when it has one). */
+export type Admission =
+  | { readonly route: FunctionRoute; readonly error: undefined }
+  | { readonly route: FunctionRoute | undefined; readonly error: GatewayError };
+
 export interface CallHandlerOptions {
   readonly routes: ReadonlyMap<string, FunctionRoute>;
   readonly credentials: Credentials;
@@ -84,22 +90,41 @@ export class CallHandler {
   constructor(readonly options: CallHandlerOptions) {}
 
   handle(req: IncomingMessage, res: ServerResponse): void {
-    const { clock, routes, defaultNamespace } = this.options;
-    const startMs = clock.now();
+    const startMs = this.options.clock.now();
     const head = readRequestHead(req.rawHeaders);
     const callId = head.callId ?? randomUUID();
     const { functionText, upstreamPath } = parseCallPath(req.url ?? CALL_PREFIX);
+    const admission = this.admit(req, head, callId, functionText);
+    if (admission.error !== undefined) {
+      return this.refuse(req, res, head, callId, startMs, admission.error, admission.route);
+    }
+    new ProxyCall(
+      this,
+      admission.route,
+      req,
+      res,
+      head,
+      callId,
+      upstreamPath,
+      `${CALL_PREFIX}${functionText}`,
+      startMs,
+    ).start();
+  }
 
+  /**
+   * The checks every call passes before it may take a replica slot: Host, a valid name of a known
+   * function, the credential if the function asks for one (then removed), and the declared body size.
+   */
+  admit(req: IncomingMessage, head: RequestHead, callId: string, functionText: string): Admission {
+    const { routes, defaultNamespace } = this.options;
     if (head.host === undefined && req.httpVersionMinor === 1) {
-      return this.refuse(req, res, head, callId, startMs, new MissingHostError());
+      return { route: undefined, error: new MissingHostError() };
     }
     const ref = parseFunctionRef(functionText, defaultNamespace);
-    if (ref === undefined)
-      return this.refuse(req, res, head, callId, startMs, new BadFunctionNameError(functionText));
+    if (ref === undefined) return { route: undefined, error: new BadFunctionNameError(functionText) };
     const key = functionKey(ref);
     const route = routes.get(key);
-    if (route === undefined)
-      return this.refuse(req, res, head, callId, startMs, new FunctionNotFoundError(key));
+    if (route === undefined) return { route: undefined, error: new FunctionNotFoundError(key) };
 
     const { settings } = route.pool;
     if (settings.authRequired) {
@@ -115,7 +140,7 @@ export class CallHandler {
           },
           "call refused: credential",
         );
-        return this.refuse(req, res, head, callId, startMs, new UnauthorizedError(problem), route);
+        return { route, error: new UnauthorizedError(problem) };
       }
       // The gateway's credential is not the function's business.
       removeHeader(head.forward, "authorization");
@@ -125,27 +150,9 @@ export class CallHandler {
       head.contentLength !== undefined &&
       head.contentLength > settings.maxBodyBytes
     ) {
-      return this.refuse(
-        req,
-        res,
-        head,
-        callId,
-        startMs,
-        new BodyTooLargeError(settings.maxBodyBytes),
-        route,
-      );
+      return { route, error: new BodyTooLargeError(settings.maxBodyBytes) };
     }
-    new ProxyCall(
-      this,
-      route,
-      req,
-      res,
-      head,
-      callId,
-      upstreamPath,
-      `${CALL_PREFIX}${functionText}`,
-      startMs,
-    ).start();
+    return { route, error: undefined };
   }
 
   /** Answers a call that never reached a function. */
@@ -159,6 +166,17 @@ export class CallHandler {
     route?: FunctionRoute,
   ): void {
     writeError(req, res, head, error, callId, this.options.draining());
+    this.recordRefusal(req, callId, startMs, error, route);
+  }
+
+  /** Counts and (at debug) logs a call refused before it reached a function. */
+  recordRefusal(
+    req: IncomingMessage,
+    callId: string,
+    startMs: number,
+    error: GatewayError,
+    route: FunctionRoute | undefined,
+  ): void {
     const durationSeconds = (this.options.clock.now() - startMs) / 1000;
     const status = httpStatusOf(error.code);
     if (route === undefined) this.options.metrics.observeUnknown(status, durationSeconds);
@@ -177,14 +195,10 @@ export class CallHandler {
  * dispatch handler, and keeps its event handlers as fields, so the hot path allocates no closures
  * per call. A retry dispatches it again only after the earlier attempt has ended.
  */
-class ProxyCall implements WaitingCall, Dispatcher.DispatchHandler {
-  private readonly pool: ReplicaPool;
-  private replica: Replica | undefined;
+class ProxyCall extends PooledCall implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
-  private ticket: QueueTicket | undefined;
   private headers: string[] | undefined;
   private cancelDeadline: (() => void) | undefined;
-  private coldStartMs: number | undefined;
   private retried = false;
   /** A response the replica refused with (draining, not ready) is being read and thrown away. */
   private discarding = false;
@@ -203,7 +217,7 @@ class ProxyCall implements WaitingCall, Dispatcher.DispatchHandler {
     private readonly prefix: string,
     private readonly startMs: number,
   ) {
-    this.pool = route.pool;
+    super(route.pool);
   }
 
   start(): void {
@@ -212,32 +226,11 @@ class ProxyCall implements WaitingCall, Dispatcher.DispatchHandler {
     this.acquire();
   }
 
-  /** Takes a free slot now, or queues; either way ends in `send` or `finish`. */
-  private acquire(): void {
-    const replica = this.pool.tryAcquire();
-    if (replica !== undefined) return this.send(replica);
-    try {
-      this.ticket = this.pool.enqueue(this, this.queueCostBytes());
-    } catch (error) {
-      this.finish(error);
-    }
+  protected observeColdStart(waitedMs: number): void {
+    this.route.metrics.coldStart.observe(waitedMs / 1000);
   }
 
-  admit(replica: Replica, waitedMs: number, cold: boolean): void {
-    this.ticket = undefined;
-    if (cold) {
-      this.coldStartMs = waitedMs;
-      this.route.metrics.coldStart.observe(waitedMs / 1000);
-    }
-    this.send(replica);
-  }
-
-  reject(error: GatewayError): void {
-    this.ticket = undefined;
-    this.finish(error);
-  }
-
-  private send(replica: Replica): void {
+  protected send(replica: Replica): void {
     if (this.finished) {
       this.pool.release(replica);
       return;
@@ -302,7 +295,7 @@ class ProxyCall implements WaitingCall, Dispatcher.DispatchHandler {
 
   onResponseEnd(controller: Dispatcher.DispatchController): void {
     if (this.finished) return;
-    if (this.discarding) return this.retryElsewhere("refused");
+    if (this.discarding) return this.retry("refused");
     const trailers = trailerPairs(controller.rawTrailers as RawHeaders | null | undefined);
     if (trailers !== undefined) this.res.addTrailers(trailers);
     this.res.end();
@@ -332,24 +325,22 @@ class ProxyCall implements WaitingCall, Dispatcher.DispatchHandler {
       (neverConnected ||
         this.discarding ||
         (!this.head.hasBody && BROKEN_CONNECTION_CODES.has(code) && IDEMPOTENT.has(this.req.method ?? "")));
-    if (safeToRetry) return this.retryElsewhere(code);
+    if (safeToRetry) return this.retry(code);
     this.finish(new ReplicaUnavailableError(this.pool.key, replica.id, { cause: error }));
   }
 
-  /** Frees this replica's slot and sends the call to another (or queues it), once per call. */
-  private retryElsewhere(reason: string): void {
+  /** Sends the call to another replica (or queues it), once per call. */
+  private retry(reason: string): void {
     const replica = this.replica as Replica;
     this.retried = true;
     this.discarding = false;
-    this.replica = undefined;
     this.controller = undefined;
     if (reason === "refused") this.pool.markUnreachable(replica);
-    this.pool.release(replica);
     this.handler.options.logger.info(
       { callId: this.callId, replica: replica.id, reason },
       "retrying call on another replica",
     );
-    this.acquire();
+    this.retryElsewhere();
   }
 
   // --- The client's side --------------------------------------------------------------------------
@@ -376,7 +367,7 @@ class ProxyCall implements WaitingCall, Dispatcher.DispatchHandler {
   };
 
   /** Ends the call once: answers an error if the response has not started, frees its slot, records it. */
-  private finish(error: unknown): void {
+  protected finish(error: unknown): void {
     if (this.finished) return;
     this.finished = true;
     this.cancelDeadline?.();
@@ -419,7 +410,7 @@ class ProxyCall implements WaitingCall, Dispatcher.DispatchHandler {
     }
   }
 
-  private queueCostBytes(): number {
+  protected queueCostBytes(): number {
     const { head } = this;
     const body = head.hasBody
       ? Math.min(head.contentLength ?? QUEUED_BODY_MAX_BYTES, QUEUED_BODY_MAX_BYTES)

@@ -1,7 +1,8 @@
 // One attempt at an async call: through the function's ReplicaPool like a sync call (so it obeys the
 // concurrency limit, waits in the same queue and triggers activation), with the response captured.
 import type { Dispatcher } from "undici";
-import type { QueueTicket, ReplicaPool, WaitingCall } from "../dispatcher.js";
+import type { ReplicaPool } from "../dispatcher.js";
+import { PooledCall } from "../pooled-call.js";
 import {
   CallTimeoutError,
   GatewayError,
@@ -48,14 +49,11 @@ export function attemptCall(call: QueuedCall, options: AttemptOptions): Promise<
   return new Promise((resolve) => new CallAttempt(call, options, resolve).start());
 }
 
-class CallAttempt implements WaitingCall {
-  private replica: Replica | undefined;
+class CallAttempt extends PooledCall {
   private upstream: AbortController | undefined;
-  private ticket: QueueTicket | undefined;
   private cancelDeadline: (() => void) | undefined;
   private retried = false;
   private finished = false;
-  private waitedMs = 0;
   private readonly startMs: number;
 
   constructor(
@@ -63,6 +61,7 @@ class CallAttempt implements WaitingCall {
     private readonly options: AttemptOptions,
     private readonly resolve: (outcome: AttemptOutcome) => void,
   ) {
+    super(options.pool);
     this.startMs = options.clock.now();
   }
 
@@ -71,30 +70,19 @@ class CallAttempt implements WaitingCall {
     this.acquire();
   }
 
-  admit(replica: Replica, waitedMs: number, cold: boolean): void {
-    this.ticket = undefined;
-    this.waitedMs = waitedMs;
-    if (cold) this.options.metrics.coldStart.observe(waitedMs / 1000);
-    this.send(replica);
+  protected observeColdStart(waitedMs: number): void {
+    this.options.metrics.coldStart.observe(waitedMs / 1000);
   }
 
-  reject(error: GatewayError): void {
-    this.ticket = undefined;
-    this.fail(error);
+  protected queueCostBytes(): number {
+    return QUEUED_CALL_OVERHEAD_BYTES + this.call.body.byteLength;
   }
 
-  private acquire(): void {
-    const { pool } = this.options;
-    const replica = pool.tryAcquire();
-    if (replica !== undefined) return this.send(replica);
-    try {
-      this.ticket = pool.enqueue(this, QUEUED_CALL_OVERHEAD_BYTES + this.call.body.byteLength);
-    } catch (error) {
-      this.fail(error instanceof GatewayError ? error : new ShuttingDownError());
-    }
+  protected finish(error: unknown): void {
+    this.fail(error instanceof GatewayError ? error : new ShuttingDownError());
   }
 
-  private send(replica: Replica): void {
+  protected send(replica: Replica): void {
     if (this.finished) {
       this.options.pool.release(replica);
       return;
@@ -137,9 +125,7 @@ class CallAttempt implements WaitingCall {
       if (!this.retried) {
         // It never reached the replica: try another one once, as a sync call would.
         this.retried = true;
-        this.replica = undefined;
-        pool.release(replica);
-        this.acquire();
+        this.retryElsewhere();
         return;
       }
     }
@@ -168,7 +154,7 @@ class CallAttempt implements WaitingCall {
       return;
     }
     const retryAfter = response.headers["retry-after"];
-    this.finish({
+    this.settle({
       status: response.statusCode,
       error: undefined,
       headers: headerList(response.headers),
@@ -181,7 +167,7 @@ class CallAttempt implements WaitingCall {
 
   private fail(error: GatewayError): void {
     this.upstream?.abort(error);
-    this.finish({
+    this.settle({
       status: httpStatusOf(error.code),
       error: error.code,
       headers: [],
@@ -192,7 +178,7 @@ class CallAttempt implements WaitingCall {
     });
   }
 
-  private finish(outcome: AttemptOutcome): void {
+  private settle(outcome: AttemptOutcome): void {
     if (this.finished) return;
     this.finished = true;
     this.cancelDeadline?.();
