@@ -189,6 +189,9 @@ export function latin1(value: string | Buffer | undefined): string {
 
 /** Removes the headers a Connection header names (they are hop-by-hop too). */
 function withoutNamedIn(connection: string, headers: string[]): string[] {
+  // Nearly every client sends just one of these; they name no header.
+  const plain = connection.toLowerCase();
+  if (plain === "keep-alive" || plain === "close") return headers;
   const named = new Set<string>();
   for (const token of connection.split(",")) {
     const name = token.trim().toLowerCase();
