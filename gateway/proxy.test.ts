@@ -183,6 +183,25 @@ describe("the data path", () => {
     expect(peakRss - baselineRss).toBeLessThan(50 * 1024 * 1024);
   }, 60_000);
 
+  it("delivers each server-sent event as the function sends it, not when the response ends", async () => {
+    const chunks: string[] = [];
+    const ended = new Promise<void>((resolve, reject) => {
+      request(`${gw.url}/function/hello/events`, (res) => {
+        expect(res.headers["content-type"]).toBe("text/event-stream");
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => chunks.push(chunk));
+        res.on("end", resolve);
+      })
+        .on("error", reject)
+        .end();
+    });
+    // The function holds its second event until /release: the first must arrive before that.
+    await waitFor("the first event", () => chunks.join("") === "data: first\n\n");
+    expect((await call(`${gw.url}/function/hello/release`)).status).toBe(200);
+    await ended;
+    expect(chunks.join("")).toBe("data: first\n\ndata: second\n\n");
+  });
+
   it("refuses a declared body over spec.maxBodyBytes with 413, without waking the function", async () => {
     const reply = await call(`${gw.url}/function/small`, { method: "POST", body: "x".repeat(2048) });
     expect(reply.status).toBe(413);

@@ -1,11 +1,14 @@
 // A fetch-style function for the gateway's tests, run by real watchdog processes. Routes:
 // /echo streams the body back; /count counts body bytes; /hold?ms=N answers after N ms; /hang never
 // answers; /big?bytes=N streams N bytes; /headers shows what arrived; /stats reports this replica's
-// calls; anything else says hello. Every answer names the replica (REPLICA_ID).
+// calls; /events sends one server-sent event, then a second once /release is called; anything else
+// says hello. Every answer names the replica (REPLICA_ID).
 const replica = process.env.REPLICA_ID ?? "unknown";
 let inFlight = 0;
 let maxInFlight = 0;
 let served = 0;
+/** Resolves the stream /events is holding open; replaced once used. */
+let release = () => undefined;
 
 const json = (value, init = {}) =>
   new Response(JSON.stringify(value), {
@@ -60,6 +63,23 @@ export default async function handler(request, context) {
           headers: { "content-type": "application/octet-stream", "x-replica": replica },
         });
       }
+      case "/events": {
+        const encoder = new TextEncoder();
+        const held = new Promise((resolve) => (release = resolve));
+        let sent = 0;
+        const body = new ReadableStream({
+          async pull(controller) {
+            if (sent === 1) await held;
+            if (sent === 2) return controller.close();
+            controller.enqueue(encoder.encode(sent === 0 ? "data: first\n\n" : "data: second\n\n"));
+            sent++;
+          },
+        });
+        return new Response(body, { headers: { "content-type": "text/event-stream", "x-replica": replica } });
+      }
+      case "/release":
+        release();
+        return json({ replica, released: true });
       case "/headers":
         return json({ replica, url: request.url, headers: Object.fromEntries(request.headers) });
       default:

@@ -63,17 +63,35 @@ async function streamResponse(response: unknown, call: Call): Promise<void> {
   try {
     const first = await reader.read();
     if (call.aborted) return;
-    const second = first.done ? first : await reader.read();
+    // A body that is already complete (one chunk, then done) gets a Content-Length. One that is not
+    // must not wait for its second chunk: a server-sent event would sit here until the next one.
+    let pending: Promise<Awaited<ReturnType<typeof reader.read>>> | undefined;
+    let second = first;
+    if (!first.done) {
+      pending = reader.read();
+      const now = await Promise.race([pending, nextTurn()]);
+      if (now !== NOT_YET) {
+        second = now;
+        pending = undefined;
+      }
+    }
     if (call.aborted) return;
-    if (second.done) {
+    if (pending !== undefined) {
+      res.writeHead(response.status, statusText, headers);
+      res.write(first.value);
+      second = await pending;
+      if (call.aborted) return;
+    } else if (second.done) {
       const chunk = first.value;
       if (!response.headers.has("content-length"))
         headers.push("content-length", String(chunk?.byteLength ?? 0));
       res.writeHead(response.status, statusText, headers).end(chunk);
       return;
     }
-    res.writeHead(response.status, statusText, headers);
-    res.write(first.value);
+    if (!res.headersSent) {
+      res.writeHead(response.status, statusText, headers);
+      res.write(first.value);
+    }
     let next: Awaited<ReturnType<typeof reader.read>> = second;
     while (!next.done) {
       if (!res.write(next.value)) await drained(res, call);
@@ -86,6 +104,13 @@ async function streamResponse(response: unknown, call: Call): Promise<void> {
     call.signal.removeEventListener("abort", cancel);
     reader.releaseLock();
   }
+}
+
+const NOT_YET = Symbol("not yet");
+
+/** Resolves on the event loop's next turn, after every promise that was already settled. */
+function nextTurn(): Promise<typeof NOT_YET> {
+  return new Promise((resolve) => setImmediate(resolve, NOT_YET));
 }
 
 /** Resolves when `res` can take more data or the call was aborted (then 'drain' may never come). */
