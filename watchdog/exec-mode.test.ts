@@ -73,9 +73,7 @@ describe("exec mode", () => {
     const reply = await call(`${watchdog.url}/fail`, { headers: { "x-call-id": "exec-fail" } });
     expect(reply.status).toBe(500);
     expect(JSON.parse(reply.body)).toMatchObject({
-      code: "HANDLER_FAILED",
-      message: "the program exited with code 3",
-      callId: "exec-fail",
+      error: { code: "HANDLER_FAILED", message: "the program exited with code 3", callId: "exec-fail" },
     });
     await waitFor("the stderr line in the log", () =>
       watchdog.logs.some(
@@ -90,8 +88,7 @@ describe("exec mode", () => {
     const reply = await call(`${watchdog.url}/selfkill`);
     expect(reply.status).toBe(500);
     expect(JSON.parse(reply.body)).toMatchObject({
-      code: "HANDLER_FAILED",
-      message: "the program was killed by SIGKILL",
+      error: { code: "HANDLER_FAILED", message: "the program was killed by SIGKILL" },
     });
   });
 
@@ -143,7 +140,7 @@ describe("exec mode, a program that cannot start", () => {
     });
     const reply = await call(`${watchdog.url}/`);
     expect(reply.status).toBe(500);
-    expect(JSON.parse(reply.body)).toMatchObject({ code: "HANDLER_FAILED" });
+    expect(JSON.parse(reply.body)).toMatchObject({ error: { code: "HANDLER_FAILED" } });
     expect((await call(`${watchdog.url}/_/health`)).status).toBe(200);
   });
 });

@@ -128,8 +128,7 @@ describe("http mode", () => {
     const reply = await call(`${watchdog.url}/hang`);
     expect(reply.status).toBe(504);
     expect(JSON.parse(reply.body)).toMatchObject({
-      code: "CALL_TIMEOUT",
-      callId: reply.headers["x-call-id"],
+      error: { code: "CALL_TIMEOUT", callId: reply.headers["x-call-id"] },
     });
     await waitFor(
       "the upstream to see the abort",
@@ -141,7 +140,7 @@ describe("http mode", () => {
     expect((await call(`${watchdog.url}/count`, { body: "x".repeat(1001) })).status).toBe(413);
     const chunked = await call(`${watchdog.url}/count`, { method: "POST", body: generated(5000) });
     expect(chunked.status).toBe(413);
-    expect(JSON.parse(chunked.body)).toMatchObject({ code: "BODY_TOO_LARGE" });
+    expect(JSON.parse(chunked.body)).toMatchObject({ error: { code: "BODY_TOO_LARGE" } });
     expect(await call(`${watchdog.url}/count`, { method: "POST", body: generated(1000) })).toMatchObject({
       status: 200,
       body: "1000",
@@ -165,7 +164,7 @@ describe("http mode, upstream crashes", () => {
       await waitFor("readiness to fail", async () => (await call(`${watchdog.url}/_/ready`)).status === 503);
       const refused = await call(`${watchdog.url}/hello`);
       expect(refused.status).toBe(503);
-      expect(JSON.parse(refused.body)).toMatchObject({ code: "NOT_READY" });
+      expect(JSON.parse(refused.body)).toMatchObject({ error: { code: "NOT_READY" } });
       await waitFor(
         "two failed restarts",
         async () => ((await metric(watchdog.url, "flint_watchdog_upstream_restarts_total")) ?? 0) >= 2,
@@ -233,8 +232,7 @@ describe("http mode, sidecar upstream", () => {
     const reply = await call(`${sidecar.url}/hello`);
     expect(reply.status).toBe(502);
     expect(JSON.parse(reply.body)).toMatchObject({
-      code: "UPSTREAM_FAILED",
-      callId: reply.headers["x-call-id"],
+      error: { code: "UPSTREAM_FAILED", callId: reply.headers["x-call-id"] },
     });
   });
 });

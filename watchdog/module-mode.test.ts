@@ -100,7 +100,7 @@ describe("module mode, fetch handler", () => {
   ])("answers 500 with the call id when the handler %s, and serves the next call", async (_, path, code) => {
     const reply = await call(`${watchdog.url}${path}`, { headers: { "x-call-id": `failing-${code}` } });
     expect(reply.status).toBe(500);
-    expect(JSON.parse(reply.body)).toMatchObject({ code, callId: `failing-${code}` });
+    expect(JSON.parse(reply.body)).toMatchObject({ error: { code, callId: `failing-${code}` } });
     await waitFor("the error log line", () =>
       watchdog.logs.some(
         (line) => line.callId === `failing-${code}` && line.level === 50 && line.err !== undefined,
@@ -115,8 +115,7 @@ describe("module mode, fetch handler", () => {
     const reply = await call(`${short.url}/hang`);
     expect(reply.status).toBe(504);
     expect(JSON.parse(reply.body)).toMatchObject({
-      code: "CALL_TIMEOUT",
-      callId: reply.headers["x-call-id"],
+      error: { code: "CALL_TIMEOUT", callId: reply.headers["x-call-id"] },
     });
     await waitFor("the signal to fire", async () => (await call(`${short.url}/aborted`)).body === "1");
     expect((await call(`${short.url}/hello`)).status).toBe(200);
@@ -258,7 +257,7 @@ describe("module mode, Lambda handler", () => {
   ])("answers %s with 500 and the call id", async (path, code) => {
     const reply = await call(`${watchdog.url}${path}`);
     expect(reply.status).toBe(500);
-    expect(JSON.parse(reply.body)).toMatchObject({ code, callId: reply.headers["x-call-id"] });
+    expect(JSON.parse(reply.body)).toMatchObject({ error: { code, callId: reply.headers["x-call-id"] } });
     expect((await call(`${watchdog.url}/object`)).status).toBe(200);
   });
 

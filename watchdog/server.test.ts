@@ -36,7 +36,7 @@ describe("reserved routes", () => {
     expect(await call(`${watchdog.url}/_/ready`)).toMatchObject({ status: 200, body: "ready\n" });
     const unknown = await call(`${watchdog.url}/_/nope`);
     expect(unknown.status).toBe(404);
-    expect(JSON.parse(unknown.body)).toMatchObject({ code: "RESERVED_ROUTE" });
+    expect(JSON.parse(unknown.body)).toMatchObject({ error: { code: "RESERVED_ROUTE" } });
     expect(await metric(watchdog.url, "flint_watchdog_request_duration_seconds_count")).toBe(0);
     expect(await metric(watchdog.url, "flint_watchdog_ready")).toBe(1);
   });
@@ -67,8 +67,7 @@ describe("limits", () => {
       expect(refused.status).toBe(429);
       expect(refused.headers["retry-after"]).toBe("1");
       expect(JSON.parse(refused.body)).toMatchObject({
-        code: "IN_FLIGHT_LIMIT",
-        callId: refused.headers["x-call-id"],
+        error: { code: "IN_FLIGHT_LIMIT", callId: refused.headers["x-call-id"] },
       });
       gates.open();
       expect((await Promise.all(slow)).map((reply) => reply.status)).toEqual([200, 200]);
@@ -83,7 +82,7 @@ describe("limits", () => {
     const watchdog = await startWatchdog({ ...FETCH_HANDLER, FLINT_MAX_BODY_BYTES: "1000" });
     const reply = await call(`${watchdog.url}/echo`, { body: "x".repeat(1001) });
     expect(reply.status).toBe(413);
-    expect(JSON.parse(reply.body)).toMatchObject({ code: "BODY_TOO_LARGE" });
+    expect(JSON.parse(reply.body)).toMatchObject({ error: { code: "BODY_TOO_LARGE" } });
     expect((await call(`${watchdog.url}/echo`, { body: "x".repeat(1000) })).status).toBe(200);
   });
 
@@ -92,7 +91,7 @@ describe("limits", () => {
     const chunks = Readable.from([Buffer.alloc(600, 97), Buffer.alloc(600, 98)]);
     const reply = await call(`${watchdog.url}/echo`, { method: "POST", body: chunks });
     expect(reply.status).toBe(413);
-    expect(JSON.parse(reply.body)).toMatchObject({ code: "BODY_TOO_LARGE" });
+    expect(JSON.parse(reply.body)).toMatchObject({ error: { code: "BODY_TOO_LARGE" } });
     const small = Readable.from([Buffer.alloc(500, 97), Buffer.alloc(500, 98)]);
     const ok = await call(`${watchdog.url}/echo`, { method: "POST", body: small });
     expect(ok.status).toBe(200);
@@ -118,7 +117,7 @@ describe("SIGTERM", () => {
       const refused = await call(`${watchdog.url}/hello`);
       expect(refused.status).toBe(503);
       expect(refused.headers.connection).toBe("close");
-      expect(JSON.parse(refused.body)).toMatchObject({ code: "DRAINING" });
+      expect(JSON.parse(refused.body)).toMatchObject({ error: { code: "DRAINING" } });
       // Refused before the handler ran: the gateway may send a bodyless call elsewhere.
       expect(refused.headers["x-flint-refused"]).toBe("draining");
 

@@ -328,14 +328,15 @@ function callIdOf(req: IncomingMessage): string {
   return typeof header === "string" && CALL_ID_RE.test(header) ? header : randomUUID();
 }
 
-/** The headers and small JSON body (code, message, call id) that answer `error` with `status`. */
+/** The headers and small JSON body (`{ error: { code, message, callId } }`) that answer `error` with `status`. */
 function errorResponse(
   error: unknown,
   id: string,
   status: number,
 ): { headers: Record<string, string | number>; body: string } {
   const message = error instanceof WatchdogError ? error.message : "the watchdog failed to serve the call";
-  const body = JSON.stringify({ code: codeOf(error), message, callId: id });
+  // The gateway's shape (gateway/errors.ts), so a caller sees one error format whichever answered.
+  const body = JSON.stringify({ error: { code: codeOf(error), message, callId: id } });
   const headers: Record<string, string | number> = {
     "x-call-id": id,
     "content-type": "application/json",

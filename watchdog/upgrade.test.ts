@@ -156,7 +156,7 @@ describe("upgrades in http mode", () => {
     const reply = await call(`${watchdog.url}/_/socket`, { headers: upgradeHeaders("ws-reserved-1") });
     expect(reply.status).toBe(404);
     expect(reply.headers.connection).toBe("close");
-    expect(JSON.parse(reply.body)).toMatchObject({ code: "RESERVED_ROUTE" });
+    expect(JSON.parse(reply.body)).toMatchObject({ error: { code: "RESERVED_ROUTE" } });
   });
 });
 
@@ -169,7 +169,9 @@ describe("upgrade limits and draining", () => {
     const refused = await call(`${watchdog.url}/`, { headers: upgradeHeaders("ws-limit-1") });
     expect(refused.status).toBe(429);
     expect(refused.headers["retry-after"]).toBe("1");
-    expect(JSON.parse(refused.body)).toMatchObject({ code: "IN_FLIGHT_LIMIT", callId: "ws-limit-1" });
+    expect(JSON.parse(refused.body)).toMatchObject({
+      error: { code: "IN_FLIGHT_LIMIT", callId: "ws-limit-1" },
+    });
     expect((await call(`${watchdog.url}/`)).status).toBe(429);
 
     client.socket.close();
@@ -189,7 +191,7 @@ describe("upgrade limits and draining", () => {
     expect(refused.status).toBe(503);
     expect(refused.headers["x-flint-refused"]).toBe("draining");
     expect(refused.headers.connection).toBe("close");
-    expect(JSON.parse(refused.body)).toMatchObject({ code: "DRAINING", callId: "ws-drain-1" });
+    expect(JSON.parse(refused.body)).toMatchObject({ error: { code: "DRAINING", callId: "ws-drain-1" } });
 
     client.socket.send("still here");
     expect(await client.next()).toBe("still here");
@@ -274,7 +276,7 @@ describe("upgrade upstream failures (sidecar)", () => {
     const watchdog = await startSidecar({ FLINT_TIMEOUT: "500ms" });
     const reply = await call(`${watchdog.url}/`, { headers: upgradeHeaders("ws-silent-1") });
     expect(reply.status).toBe(504);
-    expect(JSON.parse(reply.body)).toMatchObject({ code: "CALL_TIMEOUT", callId: "ws-silent-1" });
+    expect(JSON.parse(reply.body)).toMatchObject({ error: { code: "CALL_TIMEOUT", callId: "ws-silent-1" } });
     await waitFor("no call in flight", async () => (await inFlight(watchdog)) === 0);
   });
 
@@ -283,7 +285,9 @@ describe("upgrade upstream failures (sidecar)", () => {
     await new Promise((resolve) => upstream.close(resolve));
     const reply = await call(`${watchdog.url}/`, { headers: upgradeHeaders("ws-refused-1") });
     expect(reply.status).toBe(502);
-    expect(JSON.parse(reply.body)).toMatchObject({ code: "UPSTREAM_FAILED", callId: "ws-refused-1" });
+    expect(JSON.parse(reply.body)).toMatchObject({
+      error: { code: "UPSTREAM_FAILED", callId: "ws-refused-1" },
+    });
     await waitFor("no call in flight", async () => (await inFlight(watchdog)) === 0);
   });
 });
@@ -296,7 +300,9 @@ describe("upgrades in module mode", () => {
     const reply = await call(`${watchdog.url}/hello`, { headers: upgradeHeaders("ws-module-1") });
     expect(reply.status).toBe(501);
     expect(reply.headers.connection).toBe("close");
-    expect(JSON.parse(reply.body)).toMatchObject({ code: "UPGRADE_NOT_SUPPORTED", callId: "ws-module-1" });
+    expect(JSON.parse(reply.body)).toMatchObject({
+      error: { code: "UPGRADE_NOT_SUPPORTED", callId: "ws-module-1" },
+    });
     await expect(openClient(wsUrl(watchdog, "/hello"))).rejects.toThrow(/did not open/);
     expect(await metric(watchdog.url, "flint_watchdog_requests_total", 'code="501"')).toBe(2);
     expect(await call(`${watchdog.url}/hello`)).toMatchObject({ status: 200, body: "hello" });
