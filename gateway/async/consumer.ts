@@ -137,11 +137,10 @@ export class FunctionConsumer {
   }
 
   /**
-   * Calls this consumer may take now. At zero ready replicas: one, so the function is activated
-   * without a crowd of calls behind it. Otherwise the free slots of the function's replicas (sync
-   * calls share them), or the gateway's per-function bound when the function sets no limit.
+   * The most calls this consumer may hold at once now. At zero ready replicas: one, so the function
+   * is activated without a crowd of calls behind it. Otherwise the function's slots, or the gateway's
+   * per-function bound when the function sets no limit (and never more than that bound).
    */
-  /** The most calls this consumer may hold at once now (see `room`). */
   capacity(): number {
     const { pool } = this;
     if (pool.readyReplicas === 0) return 1;
@@ -150,12 +149,12 @@ export class FunctionConsumer {
     return concurrency === 0 ? limit : Math.min(limit, pool.readyReplicas * concurrency);
   }
 
+  /** Calls this consumer may take now: its capacity less what it holds, within the slots sync calls leave free. */
   room(): number {
+    const own = this.capacity() - this.inFlight;
     const { pool } = this;
-    const own = this.deps.maxInFlight - this.inFlight;
-    if (pool.readyReplicas === 0) return this.inFlight === 0 ? 1 : 0;
     const { concurrency } = pool.settings;
-    if (concurrency === 0) return Math.max(0, own);
+    if (pool.readyReplicas === 0 || concurrency === 0) return Math.max(0, own);
     const free = pool.readyReplicas * concurrency - pool.inFlight - pool.queueLength;
     return Math.max(0, Math.min(free, own));
   }
