@@ -1,14 +1,23 @@
 // http mode: proxy every call to the user's HTTP server, streaming both ways over a keep-alive pool,
 // and tunnel upgraded connections (WebSockets) to it.
-import { Agent, request, type IncomingMessage } from "node:http";
+import type { IncomingMessage } from "node:http";
 import { connect, type Socket } from "node:net";
-import { CallTimeoutError, ClientClosedError, UpstreamError, type WatchdogError } from "../errors.js";
+import { Pool, errors as undiciErrors, type Dispatcher } from "undici";
+import {
+  BadRequestError,
+  CallTimeoutError,
+  ClientClosedError,
+  UpstreamError,
+  type WatchdogError,
+} from "../errors.js";
 import type { Call, Mode, UpgradeCall } from "./mode.js";
 import type { Upstream } from "./upstream.js";
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1) describe one connection, not the message, so they are not
- * forwarded. `expect` too: Node has already answered 100-continue to the client.
+ * forwarded. `expect` too: Node has already answered 100-continue to the client. undici throws on
+ * `connection`, `keep-alive`, `transfer-encoding`, `upgrade` and `expect` in request headers, so
+ * none of them may ever reach `dispatch`.
  */
 const HOP_BY_HOP = new Set([
   "connection",
@@ -24,6 +33,20 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /**
+ * Most connections open to the upstream at once. node:http's Agent had no bound; one replica's server
+ * rarely serves this many calls at a time (FLINT_MAX_INFLIGHT, when set, is usually far lower). Past
+ * it calls wait in the pool's queue; one whose deadline passes there is answered 504 by the server
+ * and dropped unsent when its turn comes.
+ */
+const UPSTREAM_CONNECTIONS = 256;
+/**
+ * Idle connections close after this long (ms), or 1 s before the upstream's Keep-Alive hint if that
+ * is sooner, so a call never goes out on a connection the server is closing (Node's default is 5 s).
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 4_000;
+const KEEP_ALIVE_THRESHOLD_MS = 1_000;
+
+/**
  * An upgrade's request head goes to the upstream as the client sent it: the bytes after it pass raw,
  * so its framing and Connection/Upgrade/Sec-WebSocket-* headers must stay. Only headers meant for the
  * watchdog as a proxy are dropped, and the two it rewrites.
@@ -37,12 +60,25 @@ const STATUS_PREFIX_RE = /^HTTP\/\d\.\d (\d{3})$/;
 const UNREADABLE_STATUS = 502;
 
 export class HttpMode implements Mode {
-  /** Idle sockets are reused LIFO, so a quiet period lets the extra ones time out. */
-  private readonly agent = new Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: "lifo" });
+  /** The connections to the upstream (undici, ADR 0009). */
+  private readonly pool: Pool;
   /** The upstream side of every open tunnel, cut by close(). */
   private readonly tunnels = new Set<Socket>();
 
-  constructor(private readonly upstream: Upstream) {}
+  constructor(private readonly upstream: Upstream) {
+    const host = upstream.hostname.includes(":") ? `[${upstream.hostname}]` : upstream.hostname;
+    this.pool = new Pool(`http://${host}:${upstream.port}`, {
+      connections: UPSTREAM_CONNECTIONS,
+      // One call per connection at a time: a slow call must not hold up the next one behind it.
+      pipelining: 1,
+      // The call's own deadline (FLINT_TIMEOUT) bounds it; undici's 300 s defaults would cut off a
+      // long stream that the timeout allows.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      keepAliveTimeoutThreshold: KEEP_ALIVE_THRESHOLD_MS,
+    });
+  }
 
   start(): Promise<void> {
     return this.upstream.start();
@@ -53,49 +89,18 @@ export class HttpMode implements Mode {
   }
 
   handle(call: Call): Promise<void> {
+    const { req, body } = call;
+    const options: Dispatcher.DispatchOptions = {
+      method: req.method ?? "GET",
+      path: this.upstream.basePath + (req.url ?? "/"),
+      headers: forwardedRequestHeaders(req, call.id),
+      // undici frames a stream without a Content-Length as chunked by itself (or with one, if the
+      // whole body has arrived by the time it is sent). It destroys the stream once the upload ends or
+      // fails, but detaches the client's socket from an IncomingMessage first: a 502 can still be sent.
+      body,
+    };
     return new Promise((resolve, reject) => {
-      const { req, res, body } = call;
-      const upstreamReq = request({
-        agent: this.agent,
-        host: this.upstream.hostname,
-        port: this.upstream.port,
-        method: req.method,
-        path: this.upstream.basePath + (req.url ?? "/"),
-        headers: forwardedRequestHeaders(req, call.id, body !== null),
-      });
-      call.onAbort(() => upstreamReq.destroy());
-      const fail = (what: string, error: Error): void => {
-        if (!call.aborted) reject(new UpstreamError(`${what}: ${error.message}`, { cause: error }));
-      };
-      upstreamReq.once("error", (error) => fail("the upstream failed", error));
-      upstreamReq.once("response", (upstreamRes) => {
-        if (call.aborted) {
-          // The server has answered already (timeout, client gone); this response has nowhere to go.
-          upstreamRes.destroy();
-          return;
-        }
-        res.writeHead(upstreamRes.statusCode ?? 502, forwardedResponseHeaders(upstreamRes, call.id));
-        // pipe rather than pipeline: pipeline builds and aborts an AbortController per call. What it
-        // would add is done here: a broken upstream response fails the call (the server then cuts the
-        // client off), and a client that goes away aborts the call, which destroys the upstream request.
-        // Before pipe's own 'end' listener, which ends the response: trailers go out with the last chunk.
-        upstreamRes.once("end", () => {
-          const trailers = upstreamRes.rawTrailers;
-          if (trailers.length > 0) res.addTrailers(pairs(trailers));
-        });
-        upstreamRes.pipe(res);
-        upstreamRes.once("end", resolve);
-        upstreamRes.once("error", (error) => fail("the upstream response broke", error));
-        upstreamRes.once("close", () => {
-          if (!upstreamRes.complete)
-            fail("the upstream response broke", new Error("connection closed early"));
-        });
-      });
-
-      // pipe, not pipeline: an upstream failure must not destroy the client's request (and socket),
-      // or the 502 could not be sent. Backpressure still flows from the upstream socket to the client.
-      if (body === null) upstreamReq.end();
-      else body.pipe(upstreamReq);
+      this.pool.dispatch(options, new ForwardedCall(call, resolve, reject));
     });
   }
 
@@ -116,7 +121,82 @@ export class HttpMode implements Mode {
     // Destroying the upstream side takes the client side down with it (see tunnel()).
     for (const socket of this.tunnels) socket.destroy();
     await this.upstream.close();
-    this.agent.destroy();
+    await this.pool.destroy();
+  }
+}
+
+/**
+ * One call on its way to the upstream and back: undici's dispatch handler, writing the upstream's
+ * response to the client as it arrives (raw header bytes and body chunks, no stream objects between).
+ *
+ * Until the response has started, a failure rejects with UpstreamError and the server answers 502;
+ * after that the rejection makes the server cut the client's connection. Once the call is aborted
+ * (timeout, client gone, body too large) the response is the server's, so nothing here writes to it
+ * or settles the promise again.
+ */
+class ForwardedCall implements Dispatcher.DispatchHandler {
+  /** undici's handle on the request, from the moment it has a connection. */
+  private controller: Dispatcher.DispatchController | undefined;
+
+  constructor(
+    private readonly call: Call,
+    private readonly resolve: () => void,
+    private readonly reject: (error: WatchdogError) => void,
+  ) {
+    call.onAbort(this.onCallAbort);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    // Aborted while it waited for a connection: undici sends nothing after this.
+    if (this.call.aborted) controller.abort(new CallAbortedError());
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
+    if (this.call.aborted) return;
+    const raw = (controller.rawHeaders ?? []) as RawHeaders;
+    this.call.res.writeHead(statusCode, forwardedResponseHeaders(raw, this.call.id));
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.call.aborted) return;
+    const { res } = this.call;
+    if (!res.write(chunk) && !controller.paused) {
+      // Backpressure: the upstream's socket is not read until the client has taken this chunk.
+      controller.pause();
+      res.once("drain", () => controller.resume());
+    }
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController): void {
+    if (this.call.aborted) return;
+    const { res } = this.call;
+    const trailers = controller.rawTrailers as RawHeaders | null | undefined;
+    if (trailers !== null && trailers !== undefined && trailers.length > 0) res.addTrailers(pairs(trailers));
+    res.end();
+    this.resolve();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.call.aborted) return;
+    if (error instanceof undiciErrors.InvalidArgumentError) {
+      // undici refuses a few requests Node's parser lets through, such as two Host headers.
+      this.reject(new BadRequestError(`the request cannot be forwarded: ${error.message}`, { cause: error }));
+      return;
+    }
+    const what = this.call.res.headersSent ? "the upstream response broke" : "the upstream failed";
+    this.reject(new UpstreamError(`${what}: ${error.message}`, { cause: error }));
+  }
+
+  /** The call ended on the server's side: stop the upstream's work and free the connection. */
+  private readonly onCallAbort = (): void => this.controller?.abort(new CallAbortedError());
+}
+
+/** The reason a forwarded request is aborted with; undici hands it back to `onResponseError`, which ignores it. */
+class CallAbortedError extends Error {
+  constructor() {
+    super("the call was aborted");
+    this.name = "CallAbortedError";
   }
 }
 
@@ -229,17 +309,15 @@ function appendForwardedFor(forwardedFor: string | undefined, req: IncomingMessa
 }
 
 /** The client's headers minus hop-by-hop ones, with the call id and the usual X-Forwarded-* added. */
-function forwardedRequestHeaders(req: IncomingMessage, callId: string, hasBody: boolean): string[] {
+function forwardedRequestHeaders(req: IncomingMessage, callId: string): string[] {
   const raw = req.rawHeaders;
   const headers: string[] = [];
   let forwardedFor: string | undefined;
   let hasHost = false;
-  let chunked = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const lower = name.toLowerCase();
-    if (lower === "transfer-encoding") chunked = true;
-    else if (lower === "x-forwarded-for") forwardedFor = raw[i + 1];
+    if (lower === "x-forwarded-for") forwardedFor = raw[i + 1];
     else if (lower !== "x-call-id" && !HOP_BY_HOP.has(lower)) {
       if (lower === "host") hasHost = true;
       headers.push(name, raw[i + 1] as string);
@@ -247,28 +325,35 @@ function forwardedRequestHeaders(req: IncomingMessage, callId: string, hasBody: 
   }
   headers.push("x-call-id", callId, "x-forwarded-for", appendForwardedFor(forwardedFor, req));
   if (!hasHost) headers.push("host", "localhost");
-  // Node decoded the client's chunks; with raw headers it frames the body only if told to.
-  if (hasBody && chunked) headers.push("transfer-encoding", "chunked");
   return headers;
 }
 
-function forwardedResponseHeaders(upstreamRes: IncomingMessage, callId: string): string[] {
-  const raw = upstreamRes.rawHeaders;
+/** Header names and values as undici hands them over: Buffers from its parser (its types allow strings). */
+type RawHeaders = readonly (string | Buffer)[];
+
+/** The upstream's response headers for the client: hop-by-hop ones dropped, X-Call-Id set. */
+function forwardedResponseHeaders(raw: RawHeaders, callId: string): string[] {
   const headers: string[] = ["x-call-id", callId];
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
+    const name = latin1(raw[i]);
     const lower = name.toLowerCase();
     // Trailer is end to end: it announces the trailer fields passed on after the body.
     if ((lower === "trailer" || !HOP_BY_HOP.has(lower)) && lower !== "x-call-id") {
-      headers.push(name, raw[i + 1] as string);
+      headers.push(name, latin1(raw[i + 1]));
     }
   }
   return headers;
 }
 
 /** [name, value, ...] as [name, value] pairs, the shape `addTrailers` takes. */
-function pairs(raw: readonly string[]): [string, string][] {
+function pairs(raw: RawHeaders): [string, string][] {
   const result: [string, string][] = [];
-  for (let i = 0; i < raw.length; i += 2) result.push([raw[i] as string, raw[i + 1] as string]);
+  for (let i = 0; i < raw.length; i += 2) result.push([latin1(raw[i]), latin1(raw[i + 1])]);
   return result;
+}
+
+/** Header bytes are ISO-8859-1 on the wire (RFC 9110 §5.5); Node's server writes strings back the same way. */
+function latin1(value: string | Buffer | undefined): string {
+  if (value === undefined) return "";
+  return typeof value === "string" ? value : value.toString("latin1");
 }
