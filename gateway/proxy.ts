@@ -262,6 +262,8 @@ class ProxyCall extends PooledCall implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
+    // Ended (deadline, client gone) while it waited in the pool for a connection: send nothing.
+    if (this.finished) controller.abort(new ClientClosedError());
   }
 
   onResponseStart(

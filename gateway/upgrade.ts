@@ -180,6 +180,8 @@ class TunnelCall extends PooledCall implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
+    // Ended (deadline, client gone) while it waited in the pool for a connection: send nothing.
+    if (this.finished) controller.abort(new ClientClosedError());
   }
 
   onRequestUpgrade(
