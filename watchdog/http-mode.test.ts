@@ -225,6 +225,18 @@ describe("http mode, sidecar upstream", () => {
     expect(await call(`${prefixed.url}/health`)).toMatchObject({ status: 200, body: "ok\n" });
   });
 
+  it("answers 502 when the upstream drops the connection in the middle of an upload", async () => {
+    const watchdog = await startProxy();
+    // 10 MB, streamed: the upstream is gone long before the client has sent it all.
+    const reply = await call(`${watchdog.url}/reset-upload`, {
+      method: "POST",
+      body: generated(10 * 1024 * 1024),
+    });
+    expect(reply.status).toBe(502);
+    expect(JSON.parse(reply.body)).toMatchObject({ error: { code: "UPSTREAM_FAILED" } });
+    expect((await call(`${watchdog.url}/hello`)).status).toBe(200);
+  });
+
   it("answers 502 when the upstream refuses connections after start", async () => {
     const upstream = await startProxy();
     const sidecar = await startWatchdog({ FLINT_MODE: "http", FLINT_UPSTREAM_URL: upstream.url });

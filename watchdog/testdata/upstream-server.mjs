@@ -50,6 +50,10 @@ createServer((req, res) => {
     case "/aborted":
       res.end(String(aborted));
       return;
+    case "/reset-upload":
+      // Reads the first chunk of the body, then drops the connection: a server that dies mid-upload.
+      req.once("data", () => req.socket.destroy());
+      return;
     case "/trailers":
       // A chunked body with a trailer field after it, declared up front.
       res.writeHead(200, { "content-type": "text/plain", trailer: "x-checksum" });
