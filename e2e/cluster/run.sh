@@ -33,7 +33,10 @@ cleanup() {
   local pids
   pids="$(ip netns pids "$ns" 2> /dev/null || true)"
   if [[ -n $pids ]]; then
-    echo "run.sh: killing processes left in $ns: $(echo "$pids" | tr '\n' ' ')" >&2
+    echo "run.sh: killing processes left in $ns:" >&2
+    # Named, so the test that left them can be found.
+    # shellcheck disable=SC2086 # one pid a word
+    ps -o pid=,args= -p $(echo $pids | tr ' ' ',') 2> /dev/null | cut -c1-200 | sed 's/^/  /' >&2 || true
     # shellcheck disable=SC2086 # one pid a word
     kill -KILL $pids 2> /dev/null || true
   fi
