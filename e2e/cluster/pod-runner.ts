@@ -1,6 +1,6 @@
 // One pod on the process kubelet: its address, volumes and containers (each a local process), its
 // probes, restarts and status, and its graceful termination.
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 import {
@@ -218,6 +218,8 @@ export class PodRunner {
       KUBERNETES_SERVICE_PORT_HTTPS: url.port,
       ...run.env,
       ...processSpec.env,
+      // Inherited by whatever the container starts, so all of it can be found when it ends.
+      [CONTAINER_TAG]: `${this.key}/${spec.name}/${run.restartCount}`,
     };
     const child = startProcess(`${this.key}/${spec.name}`, processSpec.command, processSpec.args, {
       cwd: processSpec.cwd,
@@ -281,6 +283,9 @@ export class PodRunner {
     signal: NodeJS.Signals | null,
   ): void {
     for (const probe of run.probes) probe.stop();
+    // A container's processes end with it, as in its own PID namespace: a child in another process
+    // group (a watchdog's user server) would outlive a watchdog killed with SIGKILL.
+    killTagged(`${this.key}/${run.spec.name}/${run.restartCount}`);
     run.probes = [];
     run.process = undefined;
     run.ready = false;
@@ -506,4 +511,20 @@ function signalNumber(signal: NodeJS.Signals): number {
 /** True when `error` is an API error with HTTP status `code` (client-node's ApiException). */
 export function isStatus(error: unknown, code: number): boolean {
   return typeof error === "object" && error !== null && (error as { code?: unknown }).code === code;
+}
+
+/** The environment variable that marks every process of one run of one container. */
+const CONTAINER_TAG = "FLINT_E2E_CONTAINER";
+
+/** SIGKILLs every process whose environment carries `tag` (read from /proc; the harness runs as root). */
+function killTagged(tag: string): void {
+  const needle = Buffer.from(`${CONTAINER_TAG}=${tag}\0`);
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/environ`).includes(needle)) process.kill(Number(entry), "SIGKILL");
+    } catch {
+      // gone already, or not ours to read
+    }
+  }
 }
