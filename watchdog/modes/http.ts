@@ -284,21 +284,9 @@ function unansweredError(cause: Error | undefined): UpstreamError {
 
 /** The request line and the client's headers for the upstream, X-Call-Id replaced, X-Forwarded-For appended. */
 function upgradeRequestHead(req: IncomingMessage, basePath: string, callId: string): string {
-  const raw = req.rawHeaders;
+  const headers = forwardedRequestHeaders(req, callId, NOT_TUNNELLED);
   let head = `${req.method} ${basePath}${req.url ?? "/"} HTTP/1.1\r\n`;
-  let forwardedFor: string | undefined;
-  let hasHost = false;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    const lower = name.toLowerCase();
-    if (lower === "x-forwarded-for") forwardedFor = raw[i + 1];
-    else if (!NOT_TUNNELLED.has(lower)) {
-      if (lower === "host") hasHost = true;
-      head += `${name}: ${raw[i + 1]}\r\n`;
-    }
-  }
-  head += `x-call-id: ${callId}\r\nx-forwarded-for: ${appendForwardedFor(forwardedFor, req)}\r\n`;
-  if (!hasHost) head += "host: localhost\r\n";
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
   return `${head}\r\n`;
 }
 
@@ -308,8 +296,15 @@ function appendForwardedFor(forwardedFor: string | undefined, req: IncomingMessa
   return forwardedFor === undefined ? peer : `${forwardedFor}, ${peer}`;
 }
 
-/** The client's headers minus hop-by-hop ones, with the call id and the usual X-Forwarded-* added. */
-function forwardedRequestHeaders(req: IncomingMessage, callId: string): string[] {
+/**
+ * The client's headers minus `dropped` (hop-by-hop ones for a call; only the proxy's own for an
+ * upgrade), with the call id and X-Forwarded-For added and Host defaulted.
+ */
+function forwardedRequestHeaders(
+  req: IncomingMessage,
+  callId: string,
+  dropped: ReadonlySet<string> = HOP_BY_HOP,
+): string[] {
   const raw = req.rawHeaders;
   const headers: string[] = [];
   let forwardedFor: string | undefined;
@@ -318,7 +313,7 @@ function forwardedRequestHeaders(req: IncomingMessage, callId: string): string[]
     const name = raw[i] as string;
     const lower = name.toLowerCase();
     if (lower === "x-forwarded-for") forwardedFor = raw[i + 1];
-    else if (lower !== "x-call-id" && !HOP_BY_HOP.has(lower)) {
+    else if (lower !== "x-call-id" && !dropped.has(lower)) {
       if (lower === "host") hasHost = true;
       headers.push(name, raw[i + 1] as string);
     }
