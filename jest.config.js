@@ -5,8 +5,8 @@ export default {
   extensionsToTreatAsEsm: [".ts"],
   roots: ["<rootDir>"],
   testMatch: ["**/*.test.ts"],
-  testPathIgnorePatterns: ["/node_modules/", "/dist/"],
-  modulePathIgnorePatterns: ["<rootDir>/dist/"],
+  testPathIgnorePatterns: ["/node_modules/", "/dist/", "/build/"],
+  modulePathIgnorePatterns: ["<rootDir>/dist/", "<rootDir>/build/"],
   // Relative imports are written with `.js` (NodeNext); map them back to the `.ts` source.
   moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
   transform: {

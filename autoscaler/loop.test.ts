@@ -1,7 +1,7 @@
 import { parseFunction, type FunctionRef } from "../api/index.js";
 import { policyByName } from "./index.js";
-import { ManualClock } from "../gateway/clock.js";
-import type { ConcurrencySample } from "../gateway/ports.js";
+import { ManualClock } from "../platform/clock.js";
+import type { ConcurrencySample } from "../platform/ports.js";
 import { ScalerLoop, type ReplicaTarget, type ScaleEvent } from "./loop.js";
 
 const fn = (scale: string) =>

@@ -2,7 +2,7 @@
 // writes the replica count. Activation pokes are decided at once, not on the next tick.
 import { functionKey, type FunctionRef, type FunctionResource } from "../api/index.js";
 import { resolveScaleSpec, type Observation, type ScaleSettings, type ScalingPolicy } from "./index.js";
-import type { Clock, ConcurrencySample } from "../gateway/ports.js";
+import type { Clock, ConcurrencySample } from "../platform/ports.js";
 
 /** Where the loop reads replica counts and writes the desired number (the supervisor, or a Deployment's scale). */
 export interface ReplicaTarget {

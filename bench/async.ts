@@ -13,7 +13,8 @@ import { startNats, startRedis, type TestServer } from "../testing/servers.js";
 import { freePort, waitForOk } from "./support.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const FIXTURE = join(root, "dist", "gateway", "async", "testdata", "gateway-process.js");
+// Built by `npm run build:dev` (npm test runs it first): test fixtures are not part of dist/.
+const FIXTURE = join(root, "build", "testing", "fixtures", "gateway-process.js");
 const WATCHDOG = join(root, "dist", "watchdog", "main.js");
 const BODY = "x".repeat(128);
 

@@ -8,9 +8,9 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../gateway/config.js";
-import { MemoryFunctionStore } from "../gateway/function-store.js";
+import { MemoryFunctionStore } from "../platform/function-store.js";
 import { createGateway } from "../gateway/gateway.js";
-import { MemoryBus, MemoryEndpointSource } from "../gateway/memory.js";
+import { MemoryBus, MemoryEndpointSource } from "../platform/memory.js";
 import { freePort, waitForOk } from "./support.js";
 
 const here = dirname(fileURLToPath(import.meta.url));

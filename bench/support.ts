@@ -1,7 +1,7 @@
 // What the benchmarks share: finding a port for a server process and waiting until it answers.
 import type { ChildProcess } from "node:child_process";
 
-export { freeLoopbackPort as freePort } from "../local/free-port.js";
+export { freeLoopbackPort as freePort } from "../platform/free-port.js";
 
 /** Polls `url` until it answers 200, failing if the process exits or 20 s pass. */
 export async function waitForOk(url: string, child: ChildProcess): Promise<void> {

@@ -3,9 +3,9 @@
 // ServiceAccount exactly the documented verbs where they belong.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startControlPlane, type ControlPlane } from "../e2e/cluster/control-plane.js";
-import { binariesSkipReason, describeUnless, step } from "../e2e/cluster/testing.js";
-import { CHART, openHelm, type Helm } from "./testing.js";
+import { startControlPlane, type ControlPlane } from "../testing/control-plane.js";
+import { binariesSkipReason, describeUnless, step } from "../testing/cluster.js";
+import { CHART, openHelm, type Helm } from "../testing/helm.js";
 
 /** [verb, resource] pairs each component must be allowed in a function namespace (docs/kubernetes.md). */
 const CONTROLLER_CAN = [

@@ -6,8 +6,8 @@ import { isMap, parseAllDocuments, parse as parseYaml, parseDocument, type YAMLM
 import { parseFunction } from "../api/index.js";
 import { loadConfig as loadControllerConfig } from "../controller/config.js";
 import { loadConfig as loadGatewayConfig } from "../gateway/config.js";
-import { loadKubernetesConfig, platformOf } from "../gateway/kubernetes/config.js";
-import { CHART, REPO_ROOT, openHelm, type Helm } from "./testing.js";
+import { loadKubernetesConfig, platformOf } from "../platform/kubernetes/config.js";
+import { CHART, REPO_ROOT, openHelm, type Helm } from "../testing/helm.js";
 
 const NAMESPACE = "flint-system";
 

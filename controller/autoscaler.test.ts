@@ -3,10 +3,10 @@
 import type { V1Deployment } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { policyByName } from "../autoscaler/index.js";
-import { ManualClock } from "../gateway/clock.js";
-import { MemoryBus } from "../gateway/memory.js";
+import { ManualClock } from "../platform/clock.js";
+import { MemoryBus } from "../platform/memory.js";
 import { ClusterAutoscaler, type PolicyStateStore } from "./autoscaler.js";
-import { functionFixture } from "./testing.js";
+import { functionFixture } from "../testing/controller.js";
 
 class MemoryStateStore implements PolicyStateStore {
   readonly states = new Map<string, unknown>();

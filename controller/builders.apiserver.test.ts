@@ -10,13 +10,13 @@ import {
 } from "@kubernetes/client-node";
 import type { V1Deployment } from "@kubernetes/client-node";
 import { FUNCTION_API, SPEC_HASH_ANNOTATION, type FunctionResource } from "../api/index.js";
-import type { ControlPlane } from "../e2e/cluster/control-plane.js";
-import { binariesSkipReason, describeUnless, step, uniqueName } from "../e2e/cluster/testing.js";
+import type { ControlPlane } from "../testing/control-plane.js";
+import { binariesSkipReason, describeUnless, step, uniqueName } from "../testing/cluster.js";
 import { makeDeployment, makeService, mergeForUpdate, needsUpdate } from "./builders.js";
 import { isStatus } from "./controller.js";
 import { ImageMissingError } from "./errors.js";
 import { computeStatus, statusChanged } from "./status.js";
-import { configFixture, startApiServerWithCrd } from "./testing.js";
+import { configFixture, startApiServerWithCrd } from "../testing/controller.js";
 
 const cfg = configFixture();
 

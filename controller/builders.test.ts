@@ -10,7 +10,7 @@ import {
   needsUpdate,
 } from "./builders.js";
 import { FunctionProblem, ImageMissingError, PortConflictError } from "./errors.js";
-import { FIXTURE_UID, configFixture, functionFixture } from "./testing.js";
+import { FIXTURE_UID, configFixture, functionFixture } from "../testing/controller.js";
 
 const cfg = configFixture({ FLINT_WATCHDOG_IMAGE: "ghcr.io/flint-dev/flint-watchdog:9.9.9" });
 

@@ -11,12 +11,12 @@ import {
 } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { FUNCTION_API, type Condition, type FunctionResource } from "../api/index.js";
-import type { ControlPlane } from "../e2e/cluster/control-plane.js";
-import { binariesSkipReason, describeUnless, step, uniqueName } from "../e2e/cluster/testing.js";
-import { systemClock } from "../gateway/clock.js";
-import { waitFor } from "../gateway/testdata/harness.js";
+import type { ControlPlane } from "../testing/control-plane.js";
+import { binariesSkipReason, describeUnless, step, uniqueName } from "../testing/cluster.js";
+import { systemClock } from "../platform/clock.js";
+import { waitFor } from "../testing/gateway.js";
 import { FunctionController, isStatus } from "./controller.js";
-import { configFixture, startApiServerWithCrd } from "./testing.js";
+import { configFixture, startApiServerWithCrd } from "../testing/controller.js";
 
 const crd = { group: FUNCTION_API.group, version: FUNCTION_API.version, plural: FUNCTION_API.plural };
 

@@ -15,7 +15,7 @@ import {
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { FUNCTION_API, FUNCTION_LABEL, functionKey, type FunctionResource } from "../api/index.js";
-import type { Clock } from "../gateway/ports.js";
+import type { Clock } from "../platform/ports.js";
 import type { ControllerConfig } from "./config.js";
 import { ResilientInformer, type InformerEvent } from "./informer.js";
 import {

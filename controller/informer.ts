@@ -7,7 +7,7 @@ import {
   type KubernetesObject,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import type { Clock } from "../gateway/ports.js";
+import type { Clock } from "../platform/ports.js";
 import type { ObjectLister } from "./reconciler.js";
 
 export type InformerEvent = "add" | "update" | "delete";

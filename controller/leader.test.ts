@@ -1,7 +1,7 @@
 // Leader election timelines with an explicit clock and an in-memory Lease (resourceVersion checked).
 import type { V1Lease } from "@kubernetes/client-node";
 import { pino } from "pino";
-import { ManualClock } from "../gateway/clock.js";
+import { ManualClock } from "../platform/clock.js";
 import { LeaderElector, type LeaseClient } from "./leader.js";
 
 /** One Lease in memory, with optimistic concurrency like the API server. */

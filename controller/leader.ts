@@ -4,7 +4,7 @@
 // never by comparing another machine's timestamps with ours.
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import type { Clock } from "../gateway/ports.js";
+import type { Clock } from "../platform/ports.js";
 import type { LeaderElectionConfig } from "./config.js";
 import { isStatus } from "./controller.js";
 

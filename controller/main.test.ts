@@ -6,7 +6,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { REPO_ROOT } from "../watchdog/testing.js";
+import { REPO_ROOT } from "../testing/watchdog.js";
 
 const CONTROLLER_MAIN = join(REPO_ROOT, "dist", "controller", "main.js");
 

@@ -3,7 +3,7 @@
 import type { V1Deployment, V1Service } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { FunctionResource, FunctionStatus } from "../api/index.js";
-import type { Clock } from "../gateway/ports.js";
+import type { Clock } from "../platform/ports.js";
 import { isOwnedBy, makeDeployment, makeService, mergeForUpdate, needsUpdate } from "./builders.js";
 import type { ControllerConfig } from "./config.js";
 import { FunctionProblem, NotOwnedError } from "./errors.js";

@@ -3,7 +3,7 @@ import type { Condition, FunctionResource, FunctionStatus } from "../api/index.j
 import { makeDeployment } from "./builders.js";
 import { ImageMissingError, NotOwnedError, PortConflictError, type FunctionProblem } from "./errors.js";
 import { computeStatus, statusChanged } from "./status.js";
-import { configFixture, functionFixture } from "./testing.js";
+import { configFixture, functionFixture } from "../testing/controller.js";
 
 const cfg = configFixture({ FLINT_GATEWAY_URL: "http://flint-gateway.flint" });
 const T0 = new Date("2026-01-02T03:04:05.678Z");

@@ -1,5 +1,5 @@
 // The reconcile queue: dedupe, one worker per key, per-key backoff on failure, bounded workers.
-import { ManualClock } from "../gateway/clock.js";
+import { ManualClock } from "../platform/clock.js";
 import { WorkQueue } from "./workqueue.js";
 
 /** A reconcile whose calls the test resolves or rejects by hand. */

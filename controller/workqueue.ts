@@ -1,6 +1,6 @@
 // The reconcile queue: keys, not objects; a key queued twice is processed once; a key is never
 // processed by two workers at once; a failed key comes back after a per-key exponential backoff.
-import type { Clock } from "../gateway/ports.js";
+import type { Clock } from "../platform/ports.js";
 
 export interface WorkQueueOptions {
   readonly clock: Clock;

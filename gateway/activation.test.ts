@@ -2,7 +2,7 @@
 // bounded queues (depth and bytes) and the activation deadline, the cold-start header and metric,
 // and the concurrency samples the autoscaler reads.
 import { request } from "node:http";
-import { ManualClock } from "./clock.js";
+import { ManualClock } from "../platform/clock.js";
 import {
   call,
   loadAgent,
@@ -13,7 +13,7 @@ import {
   type Reply,
   type ReplicaProcess,
   type TestGateway,
-} from "./testdata/harness.js";
+} from "../testing/gateway.js";
 
 const ref = (name: string): { name: string; namespace: string } => ({ name, namespace: "default" });
 

@@ -11,7 +11,7 @@ import {
   type Reply,
   type ReplicaProcess,
   type TestGateway,
-} from "./testdata/harness.js";
+} from "../testing/gateway.js";
 
 const ref = (name: string): { name: string; namespace: string } => ({ name, namespace: "default" });
 

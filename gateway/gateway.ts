@@ -7,7 +7,7 @@ import { pino, type Logger } from "pino";
 import { functionKey, type FunctionRef, type FunctionResource } from "../api/index.js";
 import { isWebSocketUpgrade, serveWithoutUpgrade } from "../api/upgrade.js";
 import { Credentials } from "./auth.js";
-import { systemClock } from "./clock.js";
+import { systemClock } from "../platform/clock.js";
 import type { GatewayConfig } from "./config.js";
 import {
   QueueBudget,
@@ -16,7 +16,7 @@ import {
   type CallSettings,
   type PoolLimits,
   type PoolSnapshot,
-} from "./dispatcher.js";
+} from "./replica-pool.js";
 import {
   AsyncDisabledError,
   BadRequestError,
@@ -38,7 +38,7 @@ import type {
   FunctionRuntime,
   FunctionStore,
   ScaleTarget,
-} from "./ports.js";
+} from "../platform/ports.js";
 import { CALL_PREFIX } from "./route.js";
 import { readRequestHead } from "./headers.js";
 import { CallHandler, writeError, type FunctionRoute } from "./proxy.js";

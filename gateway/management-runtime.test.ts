@@ -1,7 +1,7 @@
 // The management API's replica and log routes, backed by the optional FunctionRuntime port.
 import type { FunctionRef } from "../api/index.js";
-import type { FunctionRuntime } from "./ports.js";
-import { TOKEN, call, makeFunction, startGateway, type TestGateway } from "./testdata/harness.js";
+import type { FunctionRuntime } from "../platform/ports.js";
+import { TOKEN, call, makeFunction, startGateway, type TestGateway } from "../testing/gateway.js";
 
 const bearer = { authorization: `Bearer ${TOKEN}` };
 

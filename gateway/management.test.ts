@@ -11,7 +11,7 @@ import {
   waitFor,
   type ReplicaProcess,
   type TestGateway,
-} from "./testdata/harness.js";
+} from "../testing/gateway.js";
 
 const bearer = { authorization: `Bearer ${TOKEN}` };
 const basic = (userPassword: string): Record<string, string> => ({

@@ -22,7 +22,7 @@ import {
   AsyncDisabledError,
   errorResponse,
 } from "./errors.js";
-import type { FunctionRuntime, FunctionStore, ScaleTarget } from "./ports.js";
+import type { FunctionRuntime, FunctionStore, ScaleTarget } from "../platform/ports.js";
 import type { AsyncCalls } from "./async/async-calls.js";
 
 export interface ManagementOptions {

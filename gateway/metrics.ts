@@ -1,7 +1,7 @@
 // Prometheus metrics. The `function` label is "namespace/name" of a known function only; calls to
 // names that do not exist share one fixed label value, so no caller can grow the series count.
 import { Counter, Gauge, Histogram, Registry, type LabelValues } from "prom-client";
-import type { ReplicaPool } from "./dispatcher.js";
+import type { ReplicaPool } from "./replica-pool.js";
 
 /** The `function` label of calls that did not reach a known function (bad name, not found). */
 export const UNKNOWN_FUNCTION = "(unknown)";

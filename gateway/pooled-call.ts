@@ -1,6 +1,6 @@
 // What every call through a function's ReplicaPool shares: take a slot on a replica now, or wait in
 // the pool's queue (which may activate the function), and then be sent; or be refused.
-import type { QueueTicket, ReplicaPool, WaitingCall } from "./dispatcher.js";
+import type { QueueTicket, ReplicaPool, WaitingCall } from "./replica-pool.js";
 import type { GatewayError } from "./errors.js";
 import type { Replica } from "./replica.js";
 

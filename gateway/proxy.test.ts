@@ -5,9 +5,9 @@ import { request } from "node:http";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freeLoopbackPort } from "../local/free-port.js";
+import { freeLoopbackPort } from "../platform/free-port.js";
 import { getWithTrailers } from "../testing/trailers.js";
-import { ManualClock } from "./clock.js";
+import { ManualClock } from "../platform/clock.js";
 import {
   call,
   makeFunction,
@@ -16,7 +16,7 @@ import {
   waitFor,
   type ReplicaProcess,
   type TestGateway,
-} from "./testdata/harness.js";
+} from "../testing/gateway.js";
 
 const hello = { name: "hello", namespace: "default" };
 const staging = { name: "hello", namespace: "staging" };

@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { errors as undiciErrors, type Dispatcher } from "undici";
 import { functionKey, parseFunctionRef } from "../api/index.js";
 import { Credentials } from "./auth.js";
-import type { ReplicaPool } from "./dispatcher.js";
+import type { ReplicaPool } from "./replica-pool.js";
 import {
   BadFunctionNameError,
   BadRequestError,
@@ -31,7 +31,7 @@ import {
   type RequestHead,
 } from "./headers.js";
 import type { FunctionMetrics, GatewayMetrics } from "./metrics.js";
-import type { Clock } from "./ports.js";
+import type { Clock } from "../platform/ports.js";
 import { PooledCall } from "./pooled-call.js";
 import type { Replica } from "./replica.js";
 import { CALL_PREFIX, parseCallPath } from "./route.js";

@@ -1,6 +1,6 @@
-import { ManualClock } from "./clock.js";
+import { ManualClock } from "../platform/clock.js";
 import { ConcurrencyReporter, ConcurrencyWindow } from "./stats.js";
-import { RecordingBus } from "./testdata/harness.js";
+import { RecordingBus } from "../testing/gateway.js";
 
 // Timelines start on a whole second: t0 = 1_700_000_000_000 ms.
 const t0 = 1_700_000_000_000;

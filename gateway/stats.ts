@@ -1,6 +1,6 @@
 // Concurrency stats for the autoscaler: per function, the time-weighted average of calls admitted and
 // not yet finished (queued + in flight) over each second, published through the Bus.
-import type { Bus, Clock, ConcurrencySample } from "./ports.js";
+import type { Bus, Clock, ConcurrencySample } from "../platform/ports.js";
 
 /** Length of a stats window in milliseconds; windows close on whole seconds of the clock. */
 export const WINDOW_MS = 1000;

@@ -6,7 +6,7 @@ import type { Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { WebSocket } from "undici";
-import { freeLoopbackPort } from "../local/free-port.js";
+import { freeLoopbackPort } from "../platform/free-port.js";
 import {
   call,
   makeFunction,
@@ -15,7 +15,7 @@ import {
   waitFor,
   type ReplicaProcess,
   type TestGateway,
-} from "./testdata/harness.js";
+} from "../testing/gateway.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WS_ECHO = join(here, "..", "watchdog", "testdata", "ws-echo-server.mjs");

@@ -1,7 +1,7 @@
 // A FunctionStore that answers with live status from the local supervisor, the way a Function's
 // status subresource answers on Kubernetes: replicas, readiness, URL and a Ready condition.
 import type { FunctionRef, FunctionResource, FunctionStatus } from "../api/index.js";
-import type { FunctionEvent, FunctionStore } from "../gateway/ports.js";
+import type { FunctionEvent, FunctionStore } from "../platform/ports.js";
 
 /** Computes a function's status now. */
 export type StatusSource = (fn: FunctionResource) => FunctionStatus;

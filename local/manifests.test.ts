@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { MemoryFunctionStore } from "../gateway/function-store.js";
+import { MemoryFunctionStore } from "../platform/function-store.js";
 import { ManifestFolder, scanFolder, type ManifestEvent } from "./manifests.js";
 
 const manifest = (name: string, timeout = "10s"): string => `apiVersion: flint.dev/v1alpha1

@@ -11,7 +11,7 @@ import {
   type FieldError,
   type FunctionResource,
 } from "../api/index.js";
-import type { FunctionStore } from "../gateway/ports.js";
+import type { FunctionStore } from "../platform/ports.js";
 
 /** Bounds on what a scan reads. */
 export const FOLDER_LIMITS = Object.freeze({

@@ -3,10 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { parseFunction, type FunctionResource } from "../api/index.js";
-import { systemClock } from "../gateway/clock.js";
-import { MemoryEndpointSource } from "../gateway/memory.js";
-import type { Endpoint } from "../gateway/ports.js";
-import { call, processGone, REPO_ROOT, waitFor, WATCHDOG_MAIN } from "../watchdog/testing.js";
+import { systemClock } from "../platform/clock.js";
+import { MemoryEndpointSource } from "../platform/memory.js";
+import type { Endpoint } from "../platform/ports.js";
+import { call, processGone, REPO_ROOT, waitFor, WATCHDOG_MAIN } from "../testing/watchdog.js";
 import { DEFAULT_SUPERVISOR_OPTIONS, ReplicaSupervisor, type SupervisorEvent } from "./supervisor.js";
 
 const EXAMPLES = join(REPO_ROOT, "examples");

@@ -13,8 +13,8 @@ import {
   type FunctionResource,
 } from "../api/index.js";
 import { parseDurationMs } from "../api/duration.js";
-import type { Clock, Endpoint } from "../gateway/ports.js";
-import { freeLoopbackPort } from "./free-port.js";
+import type { Clock, Endpoint } from "../platform/ports.js";
+import { freeLoopbackPort } from "../platform/free-port.js";
 
 /** Where the supervisor publishes each function's replica set (the gateway's MemoryEndpointSource). */
 export interface EndpointSink {

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freeLoopbackPort } from "../local/free-port.js";
+import { freeLoopbackPort } from "../platform/free-port.js";
 
 /** A server process the test owns. */
 export interface TestServer {

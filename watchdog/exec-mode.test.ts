@@ -14,7 +14,7 @@ import {
   stopAllWatchdogs,
   waitFor,
   type RunningWatchdog,
-} from "./testing.js";
+} from "../testing/watchdog.js";
 
 describe("exec mode", () => {
   let watchdog: RunningWatchdog;

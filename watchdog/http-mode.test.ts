@@ -17,7 +17,7 @@ import {
   stopAllWatchdogs,
   waitFor,
   type RunningWatchdog,
-} from "./testing.js";
+} from "../testing/watchdog.js";
 import { getWithTrailers } from "../testing/trailers.js";
 
 const UPSTREAM = join(TESTDATA, "upstream-server.mjs");

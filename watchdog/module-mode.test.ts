@@ -10,7 +10,7 @@ import {
   stopAllWatchdogs,
   waitFor,
   type RunningWatchdog,
-} from "./testing.js";
+} from "../testing/watchdog.js";
 
 afterAll(stopAllWatchdogs);
 

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 
-import { call, REPO_ROOT, waitFor, WATCHDOG_MAIN } from "./testing.js";
+import { call, REPO_ROOT, waitFor, WATCHDOG_MAIN } from "../testing/watchdog.js";
 
 describe("a pooled watchdog", () => {
   let child: ChildProcess;

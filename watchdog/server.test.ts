@@ -12,7 +12,7 @@ import {
   stopAllWatchdogs,
   waitFor,
   type Reply,
-} from "./testing.js";
+} from "../testing/watchdog.js";
 
 const FETCH_HANDLER = { FLINT_MODE: "module", FLINT_ENTRY: "watchdog/testdata/fetch-handler.mjs" };
 

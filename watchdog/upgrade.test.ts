@@ -3,7 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
 import { randomBytes } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
-import { freeLoopbackPort } from "../local/free-port.js";
+import { freeLoopbackPort } from "../platform/free-port.js";
 import { join } from "node:path";
 import { WebSocket } from "undici";
 import {
@@ -14,7 +14,7 @@ import {
   stopAllWatchdogs,
   waitFor,
   type RunningWatchdog,
-} from "./testing.js";
+} from "../testing/watchdog.js";
 
 const ECHO_SERVER = join(TESTDATA, "ws-echo-server.mjs");
 const FETCH_HANDLER = { FLINT_MODE: "module", FLINT_ENTRY: "watchdog/testdata/fetch-handler.mjs" };

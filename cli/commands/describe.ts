@@ -1,6 +1,6 @@
 // `flint describe NAME`: one function's spec, status and replicas.
 import { formatDurationMs, parseFunctionRef, type FunctionResource } from "../../api/index.js";
-import type { ReplicaInfo } from "../../gateway/ports.js";
+import type { ReplicaInfo } from "../../platform/ports.js";
 import { GatewayClient, GatewayRequestError } from "../client.js";
 import { formatTable, outputFormat, parseCommandArgs, UsageError, type Command } from "../command.js";
 import { resolveConnection } from "../connection.js";

@@ -1,6 +1,6 @@
 // `flint logs NAME`: the last lines a function's replicas wrote (local platform).
 import { parseFunctionRef } from "../../api/index.js";
-import type { ReplicaLogLine } from "../../gateway/ports.js";
+import type { ReplicaLogLine } from "../../platform/ports.js";
 import { GatewayClient, GatewayRequestError } from "../client.js";
 import { parseCommandArgs, UsageError, type Command } from "../command.js";
 import { resolveConnection } from "../connection.js";

@@ -4,9 +4,9 @@ import { existsSync } from "node:fs";
 
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 
-import { processGone, waitFor } from "../../watchdog/testing.js";
-import { httpsGet, startControlPlane, type ControlPlane } from "./control-plane.js";
-import { binariesSkipReason, describeUnless, step, uniqueName } from "./testing.js";
+import { processGone, waitFor } from "../../testing/watchdog.js";
+import { httpsGet, startControlPlane, type ControlPlane } from "../../testing/control-plane.js";
+import { binariesSkipReason, describeUnless, step, uniqueName } from "../../testing/cluster.js";
 
 describeUnless(binariesSkipReason())("control plane, loopback mode (API server only)", () => {
   let cp: ControlPlane | undefined;

@@ -1,7 +1,7 @@
 // The image → command mapping of the process kubelet.
 import { join } from "node:path";
 
-import { REPO_ROOT } from "../../watchdog/testing.js";
+import { REPO_ROOT } from "../../testing/watchdog.js";
 import { imageRepository, processFor, UnknownImageError, type ImageContext } from "./images.js";
 
 const context = (image: string, args: string[] = []): ImageContext => ({

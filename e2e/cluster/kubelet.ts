@@ -16,11 +16,11 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 
-import { REPO_ROOT } from "../../watchdog/testing.js";
-import { addLoopbackAddress, currentNetns, NETWORK, PodAddressPool } from "./network.js";
+import { REPO_ROOT } from "../../testing/watchdog.js";
+import { addLoopbackAddress, currentNetns, NETWORK, PodAddressPool } from "../../testing/network.js";
 import type { PodSources } from "./pod-config.js";
 import { isStatus, PodRunner } from "./pod-runner.js";
-import { forgetOnExit, removeOnExit } from "./processes.js";
+import { forgetOnExit, removeOnExit } from "../../testing/processes.js";
 import { startServiceProxy, type ServiceProxy } from "./service-proxy.js";
 
 export interface KubeletOptions {

@@ -14,7 +14,7 @@ import {
 } from "@kubernetes/client-node";
 
 import { processFor, UnknownImageError } from "./images.js";
-import type { PodAddressPool } from "./network.js";
+import type { PodAddressPool } from "../../testing/network.js";
 import {
   containerEnv,
   ContainerConfigError,
@@ -23,7 +23,7 @@ import {
   type PodSources,
 } from "./pod-config.js";
 import { probeCheck, ProbeLoop } from "./probes.js";
-import { startProcess, type HarnessProcess } from "./processes.js";
+import { startProcess, type HarnessProcess } from "../../testing/processes.js";
 
 /** What a pod runner needs from its kubelet. */
 export interface PodRunnerContext {

@@ -18,8 +18,8 @@ import {
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 
 import { FUNCTION_API, formatFieldError, parseManifests, type FunctionResource } from "../../api/index.js";
-import { CHART, openHelm, type Helm } from "../../charts/testing.js";
-import { call, REPO_ROOT, waitFor } from "../../watchdog/testing.js";
+import { CHART, openHelm, type Helm } from "../../testing/helm.js";
+import { call, REPO_ROOT, waitFor } from "../../testing/watchdog.js";
 import {
   breakdownTable,
   ColdStartWatch,
@@ -29,10 +29,10 @@ import {
   type ColdStart,
   type KubeletLine,
 } from "./cold-start.js";
-import { startControlPlane, type ControlPlane } from "./control-plane.js";
+import { startControlPlane, type ControlPlane } from "../../testing/control-plane.js";
 import { startKubelet, type Kubelet } from "./kubelet.js";
 import { startLoad } from "./load.js";
-import { describeUnless, namespaceSkipReason, step, uniqueName } from "./testing.js";
+import { describeUnless, namespaceSkipReason, step, uniqueName } from "../../testing/cluster.js";
 
 /** The Helm release and its namespace. */
 const RELEASE = "flint";

@@ -15,7 +15,7 @@ import {
   type V1Service,
 } from "@kubernetes/client-node";
 
-import { addLoopbackAddress, removeLoopbackAddress } from "./network.js";
+import { addLoopbackAddress, removeLoopbackAddress } from "../../testing/network.js";
 
 export interface ServiceProxyOptions {
   kubeconfigPath: string;

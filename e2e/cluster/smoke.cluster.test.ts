@@ -15,11 +15,11 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 
-import { call, processGone, waitFor } from "../../watchdog/testing.js";
-import { startControlPlane, type ControlPlane } from "./control-plane.js";
+import { call, processGone, waitFor } from "../../testing/watchdog.js";
+import { startControlPlane, type ControlPlane } from "../../testing/control-plane.js";
 import { startKubelet, type Kubelet } from "./kubelet.js";
-import { NETWORK } from "./network.js";
-import { describeUnless, namespaceSkipReason, step, uniqueName } from "./testing.js";
+import { NETWORK } from "../../testing/network.js";
+import { describeUnless, namespaceSkipReason, step, uniqueName } from "../../testing/cluster.js";
 
 const HELLO_IMAGE = "ghcr.io/flint-dev/flint-example-hello:e2e";
 

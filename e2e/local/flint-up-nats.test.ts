@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { connect } from "nats";
 import { startNats, startRedis, type TestServer } from "../../testing/servers.js";
-import { call, REPO_ROOT, waitFor } from "../../watchdog/testing.js";
+import { call, REPO_ROOT, waitFor } from "../../testing/watchdog.js";
 
 const CLI = join(REPO_ROOT, "dist", "cli", "main.js");
 

@@ -13,7 +13,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { call, processGone, REPO_ROOT, waitFor } from "../../watchdog/testing.js";
+import { call, processGone, REPO_ROOT, waitFor } from "../../testing/watchdog.js";
 
 const CLI = join(REPO_ROOT, "dist", "cli", "main.js");
 

@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { functionKey, parseFunctionRef, type FunctionRef, type FunctionResource } from "../../api/index.js";
 import type { Credentials } from "../auth.js";
-import type { ReplicaPool } from "../dispatcher.js";
+import type { ReplicaPool } from "../replica-pool.js";
 import {
   BadFunctionNameError,
   BadRequestError,
@@ -21,7 +21,7 @@ import {
 } from "../errors.js";
 import { readRequestHead, upstreamHeaders, type RequestHead } from "../headers.js";
 import type { FunctionMetrics } from "../metrics.js";
-import type { Clock } from "../ports.js";
+import type { Clock } from "../../platform/ports.js";
 import { writeError } from "../proxy.js";
 import { parseCallPath } from "../route.js";
 import { CallbackSender } from "./callbacks.js";

@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { pino } from "pino";
 import { startNats, startRedis, type TestServer } from "../../testing/servers.js";
 import { loadConfig } from "../config.js";
-import { call, makeFunction, startGateway, TOKEN, waitFor, type TestGateway } from "../testdata/harness.js";
+import { call, makeFunction, startGateway, TOKEN, waitFor, type TestGateway } from "../../testing/gateway.js";
 import { openAsyncBackends } from "./connect.js";
 import type { CallRecord } from "./ports.js";
 

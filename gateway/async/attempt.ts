@@ -1,7 +1,7 @@
 // One attempt at an async call: through the function's ReplicaPool like a sync call (so it obeys the
 // concurrency limit, waits in the same queue and triggers activation), with the response captured.
 import type { Dispatcher } from "undici";
-import type { ReplicaPool } from "../dispatcher.js";
+import type { ReplicaPool } from "../replica-pool.js";
 import { PooledCall } from "../pooled-call.js";
 import {
   CallTimeoutError,
@@ -11,7 +11,7 @@ import {
   httpStatusOf,
 } from "../errors.js";
 import type { FunctionMetrics } from "../metrics.js";
-import type { Clock } from "../ports.js";
+import type { Clock } from "../../platform/ports.js";
 import { CONNECT_ERROR_CODES, QUEUED_CALL_OVERHEAD_BYTES } from "../proxy.js";
 import type { Replica } from "../replica.js";
 import type { QueuedCall } from "./ports.js";

@@ -4,7 +4,7 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { Logger } from "pino";
 import { functionKey } from "../../api/index.js";
-import type { Clock } from "../ports.js";
+import type { Clock } from "../../platform/ports.js";
 import type { AsyncMetrics } from "./metrics.js";
 import type { CallRecords, CallbackBatch, CallbackDelivery, CallQueue } from "./ports.js";
 import { backoffMs, type RetrySettings } from "./retry.js";

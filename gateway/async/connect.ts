@@ -2,7 +2,7 @@
 // NATS_URL / REDIS_URL are set, memory otherwise (the `flint up` default; nothing survives a restart).
 import type { Logger } from "pino";
 import type { AsyncGatewayConfig } from "../config.js";
-import type { Clock } from "../ports.js";
+import type { Clock } from "../../platform/ports.js";
 import { connectJetStreamQueue } from "./jetstream.js";
 import { MemoryCallQueue, MemoryCallRecords } from "./memory.js";
 import type { CallQueue, CallRecords } from "./ports.js";

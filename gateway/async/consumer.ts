@@ -3,9 +3,9 @@
 // schedules the callback of each one.
 import type { Logger } from "pino";
 import { functionKey, parseDurationMs, type FunctionRef, type FunctionResource } from "../../api/index.js";
-import type { ReplicaPool } from "../dispatcher.js";
+import type { ReplicaPool } from "../replica-pool.js";
 import type { FunctionMetrics } from "../metrics.js";
-import type { Clock } from "../ports.js";
+import type { Clock } from "../../platform/ports.js";
 import { attemptCall, type AttemptOutcome } from "./attempt.js";
 import type { AsyncMetrics } from "./metrics.js";
 import {

@@ -9,13 +9,14 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { startNats, startRedis, type TestServer } from "../../testing/servers.js";
-import { call, loadAgent, makeFunction, waitFor } from "../testdata/harness.js";
+import { call, loadAgent, makeFunction, waitFor } from "../../testing/gateway.js";
 import type { CallRecord } from "./ports.js";
 
 const CALLS = 10_000;
 const SUBMITTERS = 32;
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const FIXTURE = join(root, "dist", "gateway", "async", "testdata", "gateway-process.js");
+// Built by `npm run build:dev` (npm test runs it first): test fixtures are not part of dist/.
+const FIXTURE = join(root, "build", "testing", "fixtures", "gateway-process.js");
 
 interface GatewayProcess {
   child: ChildProcess;

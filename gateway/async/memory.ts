@@ -2,7 +2,7 @@
 // Same semantics as JetStream and Redis (redelivery after the ack wait, delayed retries, dead letters,
 // TTLs), but nothing survives the process: a product feature for one laptop, not a durable queue.
 import { functionKey, type FunctionRef } from "../../api/index.js";
-import type { Clock } from "../ports.js";
+import type { Clock } from "../../platform/ports.js";
 import type {
   CallQueue,
   CallRecord,

@@ -4,7 +4,7 @@ import type { IncomingMessage } from "node:http";
 import type { Logger } from "pino";
 import { HandlerFailedError } from "../errors.js";
 import type { Call, Mode } from "./mode.js";
-import { killGroup } from "./process-group.js";
+import { killGroup } from "../process-group.js";
 
 /**
  * The response is committed (status line sent) once stdout has produced this many bytes, this many

@@ -11,7 +11,7 @@ import {
   type WatchdogError,
 } from "../errors.js";
 import type { Call, Mode, UpgradeCall } from "./mode.js";
-import type { Upstream } from "./upstream.js";
+import type { Upstream } from "../upstream.js";
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1) describe one connection, not the message, so they are not

@@ -6,7 +6,7 @@ import { ExecMode } from "./exec.js";
 import { HttpMode } from "./http.js";
 import type { Mode } from "./mode.js";
 import { ModuleMode } from "./module.js";
-import { SidecarUpstream, UpstreamProcess, type Upstream } from "./upstream.js";
+import { SidecarUpstream, UpstreamProcess, type Upstream } from "../upstream.js";
 
 export interface ModeDependencies {
   readonly functionName: string;

@@ -5,9 +5,9 @@ import type { Logger } from "pino";
 import { readBody } from "../body.js";
 import type { HandlerShape, ModuleHandlerConfig } from "../config.js";
 import { HandlerFailedError, ModuleLoadError } from "../errors.js";
-import { CallRequest, installFastResponse } from "./fast-fetch.js";
-import { writeResponse } from "./fetch.js";
-import { toLambdaEvent, writeLambdaResult } from "./lambda.js";
+import { CallRequest, installFastResponse } from "../shapes/fast-fetch.js";
+import { writeResponse } from "../shapes/fetch.js";
+import { toLambdaEvent, writeLambdaResult } from "../shapes/lambda.js";
 import type { Call, Mode } from "./mode.js";
 
 /**

@@ -10,7 +10,7 @@ import {
   ReplicaSets,
   SERVICE_NAME_LABEL,
 } from "./endpoints.js";
-import { endpointSlice } from "./testing.js";
+import { endpointSlice } from "../../testing/kubernetes.js";
 
 const logger = pino({ level: "silent" });
 const hello = { namespace: "team", name: "hello" };

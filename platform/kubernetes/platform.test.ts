@@ -2,7 +2,7 @@
 // store whose "synced" waits for the EndpointSlices.
 import { MemoryFunctionStore } from "../function-store.js";
 import type { FunctionEvent } from "../ports.js";
-import { makeFunction } from "../testdata/harness.js";
+import { makeFunction } from "../../testing/gateway.js";
 import { InformerGroup } from "./informers.js";
 import { informersReady, syncedAfter } from "./platform.js";
 import type { Informer, ReflectorHealth } from "./reflector.js";

@@ -1,7 +1,7 @@
 // The AWS Lambda handler shape: an API Gateway HTTP API (payload 2.0) event in, its result out.
 import type { IncomingMessage } from "node:http";
 import { InvalidResultError } from "../errors.js";
-import type { Call } from "./mode.js";
+import type { Call } from "../modes/mode.js";
 
 /** The API Gateway HTTP API v2 request event, as Lambda handlers receive it. */
 export interface LambdaHttpEvent {

@@ -1,8 +1,8 @@
 import { ManualClock } from "./clock.js";
-import { ConflictError, FunctionExistsError, FunctionNotFoundError } from "./errors.js";
+import { ConflictError, FunctionExistsError, FunctionNotFoundError } from "../gateway/errors.js";
 import { MemoryFunctionStore } from "./function-store.js";
 import type { FunctionEvent } from "./ports.js";
-import { makeFunction } from "./testdata/harness.js";
+import { makeFunction } from "../testing/gateway.js";
 
 const hello = { name: "hello", namespace: "default" };
 

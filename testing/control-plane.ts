@@ -9,8 +9,8 @@ import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
-import { freeLoopbackPort } from "../../local/free-port.js";
-import { REPO_ROOT } from "../../watchdog/testing.js";
+import { freeLoopbackPort } from "../platform/free-port.js";
+import { REPO_ROOT } from "./watchdog.js";
 import { addLoopbackAddress, currentNetns, NETWORK } from "./network.js";
 import { forgetOnExit, logTail, removeOnExit, startProcess, type HarnessProcess } from "./processes.js";
 

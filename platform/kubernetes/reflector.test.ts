@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import { pino } from "pino";
-import { waitFor } from "../testdata/harness.js";
+import { waitFor } from "../../testing/gateway.js";
 import { Reflector, type ListPage, type ReflectorHandler } from "./reflector.js";
 
 const PATH = "/apis/example.dev/v1/things";

@@ -1,5 +1,5 @@
 import { pino } from "pino";
-import { ManualClock } from "./clock.js";
+import { ManualClock } from "../platform/clock.js";
 import {
   QueueBudget,
   ReplicaPool,
@@ -7,7 +7,7 @@ import {
   type CallSettings,
   type PoolLimits,
   type WaitingCall,
-} from "./dispatcher.js";
+} from "./replica-pool.js";
 import {
   ActivationQueueFullError,
   ActivationTimeoutError,
@@ -17,9 +17,9 @@ import {
   QueueTimeoutError,
   type GatewayError,
 } from "./errors.js";
-import type { Endpoint } from "./ports.js";
+import type { Endpoint } from "../platform/ports.js";
 import type { Replica } from "./replica.js";
-import { RecordingScaleTarget, makeFunction } from "./testdata/harness.js";
+import { RecordingScaleTarget, makeFunction } from "../testing/gateway.js";
 
 const ref = { name: "hello", namespace: "default" };
 const limits: PoolLimits = {

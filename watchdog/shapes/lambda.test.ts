@@ -3,7 +3,7 @@ import { describe, expect, it } from "@jest/globals";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { InvalidResultError } from "../errors.js";
 import { toLambdaEvent, writeLambdaResult } from "./lambda.js";
-import type { Call } from "./mode.js";
+import type { Call } from "../modes/mode.js";
 
 /** The parts of a node:http request the event is built from. */
 function fakeRequest(method: string, url: string, rawHeaders: string[]): IncomingMessage {

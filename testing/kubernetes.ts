@@ -3,9 +3,9 @@
 // cut and restore to make informers fail.
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { KubeConfig, type V1EndpointConditions, type V1EndpointSlice } from "@kubernetes/client-node";
-import { FUNCTION_LABEL } from "../../api/index.js";
-import { SERVICE_NAME_LABEL } from "./endpoints.js";
-import { addLoopbackAddress, currentNetns, removeLoopbackAddress } from "../../e2e/cluster/network.js";
+import { FUNCTION_LABEL } from "../api/index.js";
+import { SERVICE_NAME_LABEL } from "../platform/kubernetes/endpoints.js";
+import { addLoopbackAddress, currentNetns, removeLoopbackAddress } from "./network.js";
 
 /** One endpoint of a hand-written slice. */
 export interface SliceEndpoint {

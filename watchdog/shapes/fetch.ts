@@ -2,7 +2,7 @@
 import type { ServerResponse } from "node:http";
 import { InvalidResultError } from "../errors.js";
 import { fastResponseParts } from "./fast-fetch.js";
-import type { Call } from "./mode.js";
+import type { Call } from "../modes/mode.js";
 
 /** What the watchdog needs of a Response; undici's, a polyfill's or FastResponse all qualify. */
 interface ResponseLike {

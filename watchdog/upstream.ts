@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { connect } from "node:net";
 import type { Logger } from "pino";
-import { UpstreamStartError } from "../errors.js";
+import { UpstreamStartError } from "./errors.js";
 import { killGroup } from "./process-group.js";
 
 /** Where calls are proxied to, and whether it answers. */

@@ -12,7 +12,7 @@
 // Both pass `instanceof Request` / `instanceof Response`, and real Responses (from fetch(),
 // Response.json()) still pass `instanceof Response`.
 import { Readable } from "node:stream";
-import type { Call } from "./mode.js";
+import type { Call } from "../modes/mode.js";
 
 const GlobalRequest = globalThis.Request;
 const GlobalResponse = globalThis.Response;

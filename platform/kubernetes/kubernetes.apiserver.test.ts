@@ -19,12 +19,12 @@ import {
 import { pino } from "pino";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { FUNCTION_API, type FunctionResource } from "../../api/index.js";
-import { startControlPlane, type ControlPlane } from "../../e2e/cluster/control-plane.js";
-import { binariesSkipReason, describeUnless, step, uniqueName } from "../../e2e/cluster/testing.js";
+import { startControlPlane, type ControlPlane } from "../../testing/control-plane.js";
+import { binariesSkipReason, describeUnless, step, uniqueName } from "../../testing/cluster.js";
 import { startNats, type TestServer } from "../../testing/servers.js";
-import { loadConfig } from "../config.js";
-import { BadRequestError, ConflictError, FunctionExistsError, FunctionNotFoundError } from "../errors.js";
-import { createGateway, type Gateway } from "../gateway.js";
+import { loadConfig } from "../../gateway/config.js";
+import { BadRequestError, ConflictError, FunctionExistsError, FunctionNotFoundError } from "../../gateway/errors.js";
+import { createGateway, type Gateway } from "../../gateway/gateway.js";
 import { connectNatsBus, type NatsBus } from "../nats-bus.js";
 import type { ConcurrencySample, Endpoint, FunctionEvent } from "../ports.js";
 import {
@@ -34,7 +34,7 @@ import {
   TOKEN,
   waitFor,
   type ReplicaProcess,
-} from "../testdata/harness.js";
+} from "../../testing/gateway.js";
 import { loadKubernetesConfig } from "./config.js";
 import { EndpointSliceSource } from "./endpoints.js";
 import { CustomResourceFunctionStore } from "./function-store.js";
@@ -45,7 +45,7 @@ import {
   sliceableTestAddress,
   startApiProxy,
   type ApiProxy,
-} from "./testing.js";
+} from "../../testing/kubernetes.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const GATEWAY_MAIN = join(ROOT, "dist", "gateway", "main.js");

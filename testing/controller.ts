@@ -4,8 +4,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseFunction, type FunctionResource } from "../api/index.js";
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
-import { startControlPlane, type ControlPlane } from "../e2e/cluster/control-plane.js";
-import { loadConfig, type ControllerConfig } from "./config.js";
+import { startControlPlane, type ControlPlane } from "./control-plane.js";
+import { loadConfig, type ControllerConfig } from "../controller/config.js";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 

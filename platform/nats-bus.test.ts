@@ -13,7 +13,7 @@ import {
   type NatsBus,
 } from "./nats-bus.js";
 import type { ConcurrencySample } from "./ports.js";
-import { waitFor } from "./testdata/harness.js";
+import { waitFor } from "../testing/gateway.js";
 
 const logger = pino({ level: "silent" });
 

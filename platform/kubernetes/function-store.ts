@@ -11,7 +11,7 @@ import {
   type FunctionRef,
   type FunctionResource,
 } from "../../api/index.js";
-import { BadRequestError, ConflictError, FunctionExistsError, FunctionNotFoundError } from "../errors.js";
+import { BadRequestError, ConflictError, FunctionExistsError, FunctionNotFoundError } from "../../gateway/errors.js";
 import type { FunctionEvent, FunctionStore } from "../ports.js";
 import { KubernetesApiError } from "./errors.js";
 import { InformerGroup, type InformerOptions } from "./informers.js";

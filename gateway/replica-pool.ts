@@ -10,7 +10,7 @@ import {
   QueueTimeoutError,
   type GatewayError,
 } from "./errors.js";
-import type { Clock, Endpoint, EndpointState, ScaleTarget } from "./ports.js";
+import type { Clock, Endpoint, EndpointState, ScaleTarget } from "../platform/ports.js";
 import { Replica } from "./replica.js";
 import { ConcurrencyWindow } from "./stats.js";
 
