@@ -9,7 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { parseFunction } from "../api/index.js";
-import { startLocalPlatform, type LocalPlatform } from "../local/platform.js";
+import { startLocalPlatform, type LocalPlatform } from "../embedded/platform.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const WATCHDOG_MAIN = join(ROOT, "dist", "watchdog", "main.js");

@@ -1,5 +1,5 @@
 import { loadConfig } from "./config.js";
-import { ConfigError } from "./errors.js";
+import { ConfigError } from "../platform/errors.js";
 
 const TOKEN = { FLINT_AUTH_TOKEN: "secret" };
 

@@ -7,7 +7,7 @@ import {
   parseDurationMs,
 } from "../api/index.js";
 import { DEFAULT_RETRY_ON_TEXT, parseRetryOn, type RetryOn } from "./async/retry.js";
-import { ConfigError } from "./errors.js";
+import { ConfigError } from "../platform/errors.js";
 
 /** Who may use the management API (/system/*), and functions that ask for a credential. */
 export type AuthConfig =

@@ -1,4 +1,4 @@
-import type { GatewayError } from "./errors.js";
+import type { KnownError } from "./errors.js";
 import {
   ActivationQueueFullError,
   ActivationTimeoutError,
@@ -8,9 +8,6 @@ import {
   CallTimeoutError,
   ClientClosedError,
   ConcurrencyLimitError,
-  ConflictError,
-  FunctionExistsError,
-  FunctionNotFoundError,
   HeadersTooLargeError,
   QueueBytesExhaustedError,
   QueueTimeoutError,
@@ -21,9 +18,10 @@ import {
   UnauthorizedError,
   errorResponse,
 } from "./errors.js";
+import { ConflictError, FunctionExistsError, FunctionNotFoundError } from "../platform/errors.js";
 
 describe("errorResponse", () => {
-  it.each<[GatewayError, number, string, string | undefined]>([
+  it.each<[KnownError, number, string, string | undefined]>([
     [new BadRequestError("bad"), 400, "BAD_REQUEST", undefined],
     [new BadFunctionNameError("Hello"), 400, "BAD_FUNCTION_NAME", undefined],
     [new UnauthorizedError("missing"), 401, "UNAUTHORIZED", undefined],

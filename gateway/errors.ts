@@ -1,17 +1,17 @@
 // Every error the gateway answers with, each with a stable `code`, and the one place they map to HTTP
-// (used by the /function/ hot path and the Express management routes alike).
+// (used by the /function/ hot path and the Express management routes alike), the platform's store
+// errors (platform/errors.ts) included.
 import { STATUS_CODES } from "node:http";
 import type { FieldError } from "../api/index.js";
+import { StoreError, type StoreErrorCode } from "../platform/errors.js";
 
 /** The stable codes; also `error.code` in a response body. */
 export type GatewayErrorCode =
+  | StoreErrorCode
   | "BAD_REQUEST"
   | "BAD_FUNCTION_NAME"
   | "UNAUTHORIZED"
   | "NOT_FOUND"
-  | "FUNCTION_NOT_FOUND"
-  | "FUNCTION_EXISTS"
-  | "CONFLICT"
   | "REQUEST_TIMEOUT"
   | "BODY_TOO_LARGE"
   | "HEADERS_TOO_LARGE"
@@ -36,6 +36,14 @@ export abstract class GatewayError extends Error {
   abstract readonly code: GatewayErrorCode;
   /** Seconds a client should wait before trying again, sent as Retry-After; only on retryable errors. */
   readonly retryAfterSeconds: number | undefined = undefined;
+}
+
+/** What the gateway knows how to answer with: its own errors and the platform's store errors. */
+export type KnownError = GatewayError | StoreError;
+
+/** Whether `error` is one the gateway answers with its own code (anything else is a 500 and a bug). */
+export function isKnownError(error: unknown): error is KnownError {
+  return error instanceof GatewayError || error instanceof StoreError;
 }
 
 /** A request the gateway cannot read: a malformed body, query or parameter. */
@@ -95,34 +103,6 @@ export class RouteNotFoundError extends GatewayError {
   constructor(method: string, path: string) {
     super(`no route for ${method} ${path.length > 120 ? `${path.slice(0, 117)}...` : path}`);
     this.name = "RouteNotFoundError";
-  }
-}
-
-/** No Function of that name exists (or it was deleted while the call waited). */
-export class FunctionNotFoundError extends GatewayError {
-  readonly code = "FUNCTION_NOT_FOUND";
-  /** `key` is "namespace/name". */
-  constructor(readonly key: string) {
-    super(`function ${key} not found`);
-    this.name = "FunctionNotFoundError";
-  }
-}
-
-/** Create of a Function whose name is taken. */
-export class FunctionExistsError extends GatewayError {
-  readonly code = "FUNCTION_EXISTS";
-  constructor(readonly key: string) {
-    super(`function ${key} already exists; use PUT to change it`);
-    this.name = "FunctionExistsError";
-  }
-}
-
-/** An update based on an old version of the Function (optimistic concurrency), or a name mismatch. */
-export class ConflictError extends GatewayError {
-  readonly code = "CONFLICT";
-  constructor(message: string) {
-    super(message);
-    this.name = "ConflictError";
   }
 }
 
@@ -311,18 +291,6 @@ export class RecordsUnavailableError extends GatewayError {
   }
 }
 
-/** An environment variable has a value the gateway cannot use. Thrown by `loadConfig` only. */
-export class ConfigError extends Error {
-  readonly code = "CONFIG_INVALID";
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
-
 /** The HTTP status for `code`. */
 export function httpStatusOf(code: GatewayErrorCode): number {
   switch (code) {
@@ -378,13 +346,15 @@ export interface ErrorResponse {
 
 /**
  * The one mapping from an error to a response: `{ error: { code, message, callId, details? } }`.
- * Anything that is not a GatewayError is a bug; its message stays in the logs, not the response.
+ * Anything that is neither a GatewayError nor a StoreError is a bug; its message stays in the logs, not the response.
  */
 export function errorResponse(error: unknown, callId: string): ErrorResponse {
-  const known = error instanceof GatewayError ? error : undefined;
+  const known = isKnownError(error) ? error : undefined;
   const code: GatewayErrorCode = known?.code ?? "INTERNAL";
   const message = known?.message ?? "the gateway failed to handle the request";
-  const details = known instanceof BadRequestError && known.details.length > 0 ? known.details : undefined;
+  const fieldErrors =
+    known instanceof BadRequestError || known instanceof StoreError ? known.details : undefined;
+  const details = fieldErrors !== undefined && fieldErrors.length > 0 ? fieldErrors : undefined;
   const body = JSON.stringify({ error: { code, message, callId, details } });
   const headers: Record<string, string> = {
     "content-type": "application/json; charset=utf-8",

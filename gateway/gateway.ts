@@ -20,7 +20,6 @@ import {
 import {
   AsyncDisabledError,
   BadRequestError,
-  FunctionNotFoundError,
   HeadersTooLargeError,
   MissingHostError,
   RequestTimeoutError,
@@ -28,6 +27,7 @@ import {
   RouteNotFoundError,
   rawErrorResponse,
 } from "./errors.js";
+import { FunctionNotFoundError } from "../platform/errors.js";
 import { createManagementApp } from "./management.js";
 import { GatewayMetrics } from "./metrics.js";
 import type {

@@ -6,10 +6,14 @@ import { pino } from "pino";
 import { openAsyncBackends, type AsyncBackends } from "./async/connect.js";
 import { systemClock } from "../platform/clock.js";
 import { loadConfig, type GatewayConfig } from "./config.js";
-import { ConfigError } from "./errors.js";
+import { ConfigError } from "../platform/errors.js";
 import { MemoryFunctionStore } from "../platform/function-store.js";
 import { createGateway } from "./gateway.js";
-import { loadKubernetesConfig, platformOf, type KubernetesGatewayConfig } from "../platform/kubernetes/config.js";
+import {
+  loadKubernetesConfig,
+  platformOf,
+  type KubernetesGatewayConfig,
+} from "../platform/kubernetes/config.js";
 import { openKubernetesPlatform, type PlatformPorts } from "../platform/kubernetes/platform.js";
 import { MemoryBus, MemoryEndpointSource } from "../platform/memory.js";
 

@@ -16,12 +16,12 @@ import {
   BadFunctionNameError,
   BadRequestError,
   BodyTooLargeError,
-  FunctionNotFoundError,
   RouteNotFoundError,
   UnauthorizedError,
   AsyncDisabledError,
   errorResponse,
 } from "./errors.js";
+import { FunctionNotFoundError } from "../platform/errors.js";
 import type { FunctionRuntime, FunctionStore, ScaleTarget } from "../platform/ports.js";
 import type { AsyncCalls } from "./async/async-calls.js";
 

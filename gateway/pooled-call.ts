@@ -1,7 +1,7 @@
 // What every call through a function's ReplicaPool shares: take a slot on a replica now, or wait in
 // the pool's queue (which may activate the function), and then be sent; or be refused.
 import type { QueueTicket, ReplicaPool, WaitingCall } from "./replica-pool.js";
-import type { GatewayError } from "./errors.js";
+import type { KnownError } from "./errors.js";
 import type { Replica } from "./replica.js";
 
 export abstract class PooledCall implements WaitingCall {
@@ -45,7 +45,7 @@ export abstract class PooledCall implements WaitingCall {
     this.send(replica);
   }
 
-  reject(error: GatewayError): void {
+  reject(error: KnownError): void {
     this.ticket = undefined;
     this.finish(error);
   }

@@ -13,14 +13,15 @@ import {
   BodyTooLargeError,
   CallTimeoutError,
   ClientClosedError,
-  FunctionNotFoundError,
-  GatewayError,
+  type KnownError,
+  isKnownError,
   MissingHostError,
   ReplicaUnavailableError,
   UnauthorizedError,
   errorResponse,
   httpStatusOf,
 } from "./errors.js";
+import { FunctionNotFoundError } from "../platform/errors.js";
 import {
   downstreamHeaders,
   hasHeader,
@@ -72,7 +73,7 @@ export interface FunctionRoute {
 /** Where an admitted call goes, or why it is refused (with its function, when it has one). */
 export type Admission =
   | { readonly route: FunctionRoute; readonly error: undefined }
-  | { readonly route: FunctionRoute | undefined; readonly error: GatewayError };
+  | { readonly route: FunctionRoute | undefined; readonly error: KnownError };
 
 export interface CallHandlerOptions {
   readonly routes: ReadonlyMap<string, FunctionRoute>;
@@ -162,7 +163,7 @@ export class CallHandler {
     head: RequestHead,
     callId: string,
     startMs: number,
-    error: GatewayError,
+    error: KnownError,
     route?: FunctionRoute,
   ): void {
     writeError(req, res, head, error, callId, this.options.draining());
@@ -174,7 +175,7 @@ export class CallHandler {
     req: IncomingMessage,
     callId: string,
     startMs: number,
-    error: GatewayError,
+    error: KnownError,
     route: FunctionRoute | undefined,
   ): void {
     const durationSeconds = (this.options.clock.now() - startMs) / 1000;
@@ -352,7 +353,7 @@ class ProxyCall extends PooledCall implements Dispatcher.DispatchHandler {
   private readonly onFinish = (): void => this.finish(undefined);
 
   /** Why a response that had begun did not complete. */
-  private endedEarly(): GatewayError {
+  private endedEarly(): KnownError {
     const replicaId = this.replica?.id ?? "unknown";
     return this.upstreamBroke
       ? new ReplicaUnavailableError(this.pool.key, replicaId)
@@ -397,7 +398,7 @@ class ProxyCall extends PooledCall implements Dispatcher.DispatchHandler {
       if (logger.isLevelEnabled("debug")) {
         logger.debug({ function: this.pool.key, callId: this.callId, status, durationSeconds }, "call");
       }
-    } else if (!(error instanceof GatewayError)) {
+    } else if (!isKnownError(error)) {
       logger.error({ function: this.pool.key, callId: this.callId, err: error }, "call failed");
     } else if (status === 429 || status === 503) {
       // Overload shows in the metrics; a flood of refusals must not become a flood of log lines.
@@ -445,7 +446,7 @@ export function writeError(
 }
 
 function statusOf(error: unknown): number {
-  return error instanceof GatewayError ? httpStatusOf(error.code) : 500;
+  return isKnownError(error) ? httpStatusOf(error.code) : 500;
 }
 
 function pathOnly(url: string | undefined): string {

@@ -12,11 +12,11 @@ import {
   ActivationQueueFullError,
   ActivationTimeoutError,
   ConcurrencyLimitError,
-  FunctionNotFoundError,
   QueueBytesExhaustedError,
   QueueTimeoutError,
-  type GatewayError,
+  type KnownError,
 } from "./errors.js";
+import { FunctionNotFoundError } from "../platform/errors.js";
 import type { Endpoint } from "../platform/ports.js";
 import type { Replica } from "./replica.js";
 import { RecordingScaleTarget, makeFunction } from "../testing/gateway.js";
@@ -41,13 +41,13 @@ const endpoint = (id: string, state: Endpoint["state"] = "ready"): Endpoint => (
 
 class FakeCall implements WaitingCall {
   replica: Replica | undefined;
-  error: GatewayError | undefined;
+  error: KnownError | undefined;
   waitedMs: number | undefined;
   cold: boolean | undefined;
   admit(replica: Replica, waitedMs: number, cold: boolean): void {
     [this.replica, this.waitedMs, this.cold] = [replica, waitedMs, cold];
   }
-  reject(error: GatewayError): void {
+  reject(error: KnownError): void {
     this.error = error;
   }
 }

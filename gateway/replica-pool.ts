@@ -8,7 +8,7 @@ import {
   ConcurrencyLimitError,
   QueueBytesExhaustedError,
   QueueTimeoutError,
-  type GatewayError,
+  type KnownError,
 } from "./errors.js";
 import type { Clock, Endpoint, EndpointState, ScaleTarget } from "../platform/ports.js";
 import { Replica } from "./replica.js";
@@ -78,7 +78,7 @@ export interface WaitingCall {
    * `waitedMs` is the time spent queued; `cold` is whether the function had no ready replica then.
    */
   admit(replica: Replica, waitedMs: number, cold: boolean): void;
-  reject(error: GatewayError): void;
+  reject(error: KnownError): void;
 }
 
 /** A call's place in the queue; pass it to `ReplicaPool.cancel` if the caller gives up. */
@@ -271,7 +271,7 @@ export class ReplicaPool {
   }
 
   /** Stops serving: every waiting call gets `error`; calls in flight finish, then connections close. */
-  close(error: GatewayError): void {
+  close(error: KnownError): void {
     if (this.closed) return;
     this.closed = true;
     this.cancelExpiry?.();

@@ -9,7 +9,8 @@ import {
   BadRequestError,
   CallTimeoutError,
   ClientClosedError,
-  GatewayError,
+  type KnownError,
+  isKnownError,
   ReplicaUnavailableError,
   httpStatusOf,
   rawErrorResponse,
@@ -78,7 +79,7 @@ export class UpgradeHandler {
     socket: Duplex,
     callId: string,
     startMs: number,
-    error: GatewayError,
+    error: KnownError,
     route: FunctionRoute | undefined,
   ): void {
     socket.on("error", ignore);
@@ -308,14 +309,13 @@ class TunnelCall extends PooledCall implements Dispatcher.DispatchHandler {
     this.options.done(this);
 
     const durationSeconds = (calls.options.clock.now() - startMs) / 1000;
-    const status =
-      error === undefined ? this.status : error instanceof GatewayError ? httpStatusOf(error.code) : 500;
+    const status = error === undefined ? this.status : isKnownError(error) ? httpStatusOf(error.code) : 500;
     const { logger } = calls.options;
     if (this.upstream === undefined) route.metrics.observe(status, durationSeconds);
     if (error === undefined || error instanceof ClientClosedError) {
       logger.debug({ function: this.pool.key, callId, status, durationSeconds }, "upgrade ended");
     } else {
-      const code = error instanceof GatewayError ? error.code : "INTERNAL";
+      const code = isKnownError(error) ? error.code : "INTERNAL";
       logger.warn({ function: this.pool.key, callId, status, code, err: error }, "upgrade failed");
     }
   }

@@ -1,5 +1,5 @@
 import { ManualClock } from "./clock.js";
-import { ConflictError, FunctionExistsError, FunctionNotFoundError } from "../gateway/errors.js";
+import { ConflictError, FunctionExistsError, FunctionNotFoundError } from "./errors.js";
 import { MemoryFunctionStore } from "./function-store.js";
 import type { FunctionEvent } from "./ports.js";
 import { makeFunction } from "../testing/gateway.js";

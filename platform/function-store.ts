@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import { functionKey, type FunctionRef, type FunctionResource } from "../api/index.js";
 import { systemClock } from "./clock.js";
-import { ConflictError, FunctionExistsError, FunctionNotFoundError } from "../gateway/errors.js";
+import { ConflictError, FunctionExistsError, FunctionNotFoundError } from "./errors.js";
 import type { Clock, FunctionEvent, FunctionStore } from "./ports.js";
 
 /**

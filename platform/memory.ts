@@ -7,6 +7,7 @@ import type {
   Endpoint,
   EndpointListener,
   EndpointSource,
+  ScaleRequest,
   ScaleTarget,
 } from "./ports.js";
 
@@ -54,11 +55,6 @@ export class MemoryEndpointSource implements EndpointSource {
     return this.sets.get(functionKey(ref)) ?? [];
   }
 }
-
-/** Activation pokes and manual scale requests, as the local autoscaler loop receives them. */
-export type ScaleRequest =
-  | { readonly type: "activate"; readonly ref: FunctionRef }
-  | { readonly type: "scale"; readonly ref: FunctionRef; readonly replicas: number };
 
 /** The in-process bus: samples and scale requests go synchronously to whoever listens. */
 export class MemoryBus implements Bus, ScaleTarget {

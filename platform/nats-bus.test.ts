@@ -4,7 +4,7 @@
 import { connect, type NatsConnection } from "nats";
 import { pino } from "pino";
 import { startNats, type TestServer } from "../testing/servers.js";
-import type { ScaleRequest } from "./memory.js";
+import type { ScaleRequest } from "./ports.js";
 import {
   BUS_SUBJECTS,
   connectNatsBus,

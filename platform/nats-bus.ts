@@ -3,8 +3,7 @@
 import { connect, type NatsConnection, type Subscription } from "nats";
 import type { Logger } from "pino";
 import { isValidFunctionName, type FunctionRef } from "../api/index.js";
-import type { ScaleRequest } from "./memory.js";
-import type { Bus, ConcurrencySample, ScaleTarget } from "./ports.js";
+import type { Bus, ConcurrencySample, ScaleRequest, ScaleTarget } from "./ports.js";
 
 /** The subjects, one per message kind. Payloads are JSON (see docs/gateway-kubernetes.md). */
 export const BUS_SUBJECTS = Object.freeze({

@@ -1,5 +1,6 @@
-// The small interfaces the gateway depends on. Kubernetes and the local platform each implement them;
-// gateway/memory.ts and gateway/function-store.ts hold the in-memory implementations.
+// The small interfaces every component shares: what the gateway and the autoscaler need of a
+// platform. Kubernetes (platform/kubernetes/) and the local platform (local/) implement them;
+// platform/memory.ts and platform/function-store.ts hold the in-memory implementations.
 import type { FunctionRef, FunctionResource } from "../api/index.js";
 
 /** Time, injected wherever it matters (deadlines, stats windows, probes) so tests can drive it. */
@@ -49,6 +50,11 @@ export interface ScaleTarget {
   /** Run `replicas` replicas now (the management API's manual scale); the autoscaler may change it later. */
   scale(ref: FunctionRef, replicas: number): Promise<void>;
 }
+
+/** A ScaleTarget call as the autoscaler receives it (over NATS, or in memory). */
+export type ScaleRequest =
+  | { readonly type: "activate"; readonly ref: FunctionRef }
+  | { readonly type: "scale"; readonly ref: FunctionRef; readonly replicas: number };
 
 /**
  * One function's demand as one gateway saw it over one window (one second). See docs/gateway.md for

@@ -2,7 +2,7 @@
 import { resolve } from "node:path";
 
 import { formatFieldError } from "../../api/index.js";
-import { startLocalPlatform, type LocalPlatform, type PlatformEvent } from "../../local/platform.js";
+import { startLocalPlatform, type LocalPlatform, type PlatformEvent } from "../../embedded/platform.js";
 import { formatTable, parseCommandArgs, UsageError, type Command } from "../command.js";
 import { forgetConnection, saveConnection } from "../connection.js";
 

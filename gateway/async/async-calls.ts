@@ -14,11 +14,12 @@ import {
   CallNotFoundError,
   ClientClosedError,
   DeadLetterNotFoundError,
-  FunctionNotFoundError,
-  GatewayError,
+  type KnownError,
+  isKnownError,
   MissingHostError,
   UnauthorizedError,
 } from "../errors.js";
+import { FunctionNotFoundError } from "../../platform/errors.js";
 import { readRequestHead, upstreamHeaders, type RequestHead } from "../headers.js";
 import type { FunctionMetrics } from "../metrics.js";
 import type { Clock } from "../../platform/ports.js";
@@ -173,7 +174,7 @@ export class AsyncCalls {
       },
       (error: unknown) => {
         if (error instanceof ClientClosedError) return;
-        if (!(error instanceof GatewayError)) {
+        if (!isKnownError(error)) {
           this.options.logger.error({ callId, err: error }, "async call not accepted");
         }
         writeError(req, res, head, error, callId, this.options.draining());

@@ -5,7 +5,8 @@ import type { ReplicaPool } from "../replica-pool.js";
 import { PooledCall } from "../pooled-call.js";
 import {
   CallTimeoutError,
-  GatewayError,
+  type KnownError,
+  isKnownError,
   ReplicaUnavailableError,
   ShuttingDownError,
   httpStatusOf,
@@ -79,7 +80,7 @@ class CallAttempt extends PooledCall {
   }
 
   protected finish(error: unknown): void {
-    this.fail(error instanceof GatewayError ? error : new ShuttingDownError());
+    this.fail(isKnownError(error) ? error : new ShuttingDownError());
   }
 
   protected send(replica: Replica): void {
@@ -165,7 +166,7 @@ class CallAttempt extends PooledCall {
     });
   }
 
-  private fail(error: GatewayError): void {
+  private fail(error: KnownError): void {
     this.upstream?.abort(error);
     this.settle({
       status: httpStatusOf(error.code),

@@ -1,5 +1,5 @@
 // The Kubernetes part of the gateway's configuration: platform, namespaces, NATS and informer grace.
-import { ConfigError } from "../../gateway/errors.js";
+import { ConfigError } from "../errors.js";
 import { loadKubernetesConfig, platformOf } from "./config.js";
 
 const NATS = { NATS_URL: "nats://flint-nats.flint:4222" };

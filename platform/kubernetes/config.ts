@@ -1,7 +1,7 @@
 // What the gateway reads from the environment on top of gateway/config.ts to run on Kubernetes:
 // which platform, which namespaces, the NATS bus, and how long an informer may fail.
 import { InvalidDurationError, isValidFunctionName, parseDurationMs } from "../../api/index.js";
-import { ConfigError } from "../../gateway/errors.js";
+import { ConfigError } from "../errors.js";
 
 /** Where the gateway's ports come from. */
 export type Platform = "embedded" | "kubernetes";

@@ -11,7 +11,13 @@ import {
   type FunctionRef,
   type FunctionResource,
 } from "../../api/index.js";
-import { BadRequestError, ConflictError, FunctionExistsError, FunctionNotFoundError } from "../../gateway/errors.js";
+import {
+  ConflictError,
+  FunctionExistsError,
+  FunctionNotFoundError,
+  InvalidFunctionError,
+  NamespaceNotWatchedError,
+} from "../errors.js";
 import type { FunctionEvent, FunctionStore } from "../ports.js";
 import { KubernetesApiError } from "./errors.js";
 import { InformerGroup, type InformerOptions } from "./informers.js";
@@ -297,7 +303,7 @@ export class CustomResourceFunctionStore implements FunctionStore {
         path: (cause.field ?? "").replace(/^\./, ""),
         message: cause.message ?? cause.reason ?? "invalid",
       }));
-      return new BadRequestError(body?.message ?? `the API server refused to ${doing}`, details, {
+      return new InvalidFunctionError(body?.message ?? `the API server refused to ${doing}`, details, {
         cause: error,
       });
     }
@@ -306,14 +312,6 @@ export class CustomResourceFunctionStore implements FunctionStore {
       `cannot ${doing}: ${status === undefined ? "no answer from the API server" : `the API server answered ${status}${body?.reason === undefined ? "" : ` ${body.reason}`}`}`,
       { cause: error },
     );
-  }
-}
-
-/** A create in a namespace outside FLINT_NAMESPACES: the gateway would never route it. */
-export class NamespaceNotWatchedError extends BadRequestError {
-  constructor(readonly namespace: string) {
-    super(`namespace ${namespace} is not one this gateway serves (FLINT_NAMESPACES)`);
-    this.name = "NamespaceNotWatchedError";
   }
 }
 

@@ -23,7 +23,13 @@ import { startControlPlane, type ControlPlane } from "../../testing/control-plan
 import { binariesSkipReason, describeUnless, step, uniqueName } from "../../testing/cluster.js";
 import { startNats, type TestServer } from "../../testing/servers.js";
 import { loadConfig } from "../../gateway/config.js";
-import { BadRequestError, ConflictError, FunctionExistsError, FunctionNotFoundError } from "../../gateway/errors.js";
+import {
+  ConflictError,
+  FunctionExistsError,
+  FunctionNotFoundError,
+  InvalidFunctionError,
+  NamespaceNotWatchedError,
+} from "../errors.js";
 import { createGateway, type Gateway } from "../../gateway/gateway.js";
 import { connectNatsBus, type NatsBus } from "../nats-bus.js";
 import type { ConcurrencySample, Endpoint, FunctionEvent } from "../ports.js";
@@ -227,15 +233,15 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kubectl"]))(
         );
       });
 
-      it("maps the API server's refusal (a CEL rule) to a BadRequestError with its field details", async () => {
+      it("maps the API server's refusal (a CEL rule) to an InvalidFunctionError with its field details", async () => {
         const bad = makeFunction("crossed", {}, ns);
         bad.spec = { ...bad.spec, scale: { ...bad.spec.scale, min: 5, max: 1 } };
         const refused = await store.create(bad).then(
           () => undefined,
           (error: unknown) => error,
         );
-        expect(refused).toBeInstanceOf(BadRequestError);
-        expect((refused as BadRequestError).details.map((d) => d.path)).toContainEqual(
+        expect(refused).toBeInstanceOf(InvalidFunctionError);
+        expect((refused as InvalidFunctionError).details.map((d) => d.path)).toContainEqual(
           expect.stringMatching(/^spec\.scale/),
         );
       });
@@ -252,7 +258,9 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kubectl"]))(
         await applyRaw(outside, "hidden", { handler: { mode: "module", entry: "h.js" } });
         expect(await store.get({ namespace: outside, name: "hidden" })).toBeUndefined();
         expect(await store.list(outside)).toEqual([]);
-        await expect(store.create(makeFunction("new", {}, outside))).rejects.toThrow(BadRequestError);
+        await expect(store.create(makeFunction("new", {}, outside))).rejects.toThrow(
+          NamespaceNotWatchedError,
+        );
         await expect(store.delete({ namespace: outside, name: "hidden" })).rejects.toThrow(
           FunctionNotFoundError,
         );

@@ -7,19 +7,27 @@ import type { AddressInfo } from "node:net";
 import { pino, type Logger } from "pino";
 
 import { functionKey } from "../api/index.js";
-import { policyByName } from "../autoscaler/index.js";
+import { policyByName, ScalerLoop, type ScaleEvent } from "../autoscaler/index.js";
 import { systemClock } from "../platform/clock.js";
-import { loadConfig } from "../gateway/config.js";
 import { MemoryFunctionStore } from "../platform/function-store.js";
-import { openAsyncBackends, type AsyncBackends } from "../gateway/async/connect.js";
-import { createGateway, type Gateway } from "../gateway/gateway.js";
+import {
+  createGateway,
+  loadConfig,
+  openAsyncBackends,
+  type AsyncBackends,
+  type Gateway,
+} from "../gateway/index.js";
 import { MemoryBus, MemoryEndpointSource } from "../platform/memory.js";
 import { connectNatsBus, type NatsBus } from "../platform/nats-bus.js";
 import type { Clock, FunctionStore } from "../platform/ports.js";
-import { LiveStatusStore } from "./live-status.js";
-import { ManifestFolder, type ManifestEvent } from "./manifests.js";
-import { ScalerLoop, type ScaleEvent } from "../autoscaler/loop.js";
-import { DEFAULT_SUPERVISOR_OPTIONS, ReplicaSupervisor, type SupervisorEvent } from "./supervisor.js";
+import {
+  DEFAULT_SUPERVISOR_OPTIONS,
+  LiveStatusStore,
+  ManifestFolder,
+  ReplicaSupervisor,
+  type ManifestEvent,
+  type SupervisorEvent,
+} from "../local/index.js";
 
 /** Everything `flint up` reports as it happens. */
 export type PlatformEvent = SupervisorEvent | ManifestEvent | ({ type: "scaled" } & ScaleEvent);
