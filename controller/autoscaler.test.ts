@@ -68,7 +68,7 @@ describe("ClusterAutoscaler", () => {
   it("resumes a running function without writing and without scaling it down in its first window", async () => {
     const { clock, autoscaler, deployments } = setup();
     deployments.set("team/hello", 3);
-    autoscaler.onFunction("add", hello);
+    autoscaler.onFunction("put", hello);
     await autoscaler.start();
     clock.advance(10_000);
     expect(deployments.writes).toEqual([]);
@@ -78,7 +78,7 @@ describe("ClusterAutoscaler", () => {
   it("scales from zero at once on an activation poke", async () => {
     const { bus, autoscaler, deployments } = setup();
     deployments.set("team/hello", 0);
-    autoscaler.onFunction("add", hello);
+    autoscaler.onFunction("put", hello);
     await autoscaler.start();
     await bus.activate(ref);
     expect(deployments.writes).toEqual([{ key: "team/hello", replicas: 1 }]);
@@ -88,7 +88,7 @@ describe("ClusterAutoscaler", () => {
   it("does nothing before it leads and after it stops", async () => {
     const { bus, autoscaler, deployments } = setup();
     deployments.set("team/hello", 0);
-    autoscaler.onFunction("add", hello);
+    autoscaler.onFunction("put", hello);
     await bus.activate(ref);
     expect(deployments.writes).toEqual([]);
     await autoscaler.start();
@@ -100,7 +100,7 @@ describe("ClusterAutoscaler", () => {
   it("stores each function's state when it stops, and a successor starts from it", async () => {
     const first = setup();
     first.deployments.set("team/hello", 0);
-    first.autoscaler.onFunction("add", hello);
+    first.autoscaler.onFunction("put", hello);
     await first.autoscaler.start();
     await first.bus.activate(ref);
     first.clock.advance(3000);
@@ -109,7 +109,7 @@ describe("ClusterAutoscaler", () => {
     expect(stored).toBeDefined();
 
     const second = setup(first.store, first.deployments);
-    second.autoscaler.onFunction("add", hello);
+    second.autoscaler.onFunction("put", hello);
     await second.autoscaler.start();
     second.clock.advance(1000);
     await second.autoscaler.stop();
@@ -119,7 +119,7 @@ describe("ClusterAutoscaler", () => {
   it("tracks a function created while it leads at the replicas its Deployment will start with", async () => {
     const { clock, autoscaler, deployments } = setup();
     await autoscaler.start();
-    autoscaler.onFunction("add", hello);
+    autoscaler.onFunction("put", hello);
     clock.advance(5000);
     expect(deployments.writes).toEqual([]);
     autoscaler.onFunction("delete", hello);

@@ -90,7 +90,7 @@ export class ClusterAutoscaler {
   }
 
   /** Told of every Function change by the controller's informer. */
-  onFunction(event: "add" | "update" | "delete", fn: FunctionResource): void {
+  onFunction(event: "put" | "delete", fn: FunctionResource): void {
     const key = functionKey(fn.metadata);
     if (event === "delete") {
       this.functions.delete(key);

@@ -1,5 +1,6 @@
-// The Function controller on a cluster: informers on Functions and on the Deployments and Services
-// they own (all namespaces or a list), a work queue of Function keys, and the reconciler.
+// The Function controller on a cluster: informers (platform/kubernetes/, the gateway's too) on
+// Functions and on the Deployments and Services they own (all namespaces or a list), a work queue
+// of Function keys, and the reconciler.
 import {
   ApiException,
   AppsV1Api,
@@ -8,7 +9,6 @@ import {
   PatchStrategy,
   setHeaderOptions,
   type KubeConfig,
-  type KubernetesListObject,
   type KubernetesObject,
   type V1Deployment,
   type V1Service,
@@ -17,7 +17,8 @@ import type { Logger } from "pino";
 import { FUNCTION_API, FUNCTION_LABEL, functionKey, type FunctionResource } from "../api/index.js";
 import type { Clock } from "../platform/ports.js";
 import type { ControllerConfig } from "./config.js";
-import { ResilientInformer, type InformerEvent } from "./informer.js";
+import { NamespacedInformer } from "../platform/kubernetes/informers.js";
+import type { ListPage } from "../platform/kubernetes/reflector.js";
 import {
   AlreadyExistsError,
   FunctionReconciler,
@@ -100,38 +101,13 @@ export class KubernetesWriter implements ClusterWriter {
   }
 }
 
-/** Informers of one kind over the watched namespaces, read as one cache. */
-class InformerSet<T extends KubernetesObject> implements ObjectLister<T> {
-  constructor(readonly informers: Map<string, ResilientInformer<T>>) {}
-
-  get(namespace: string, name: string): T | undefined {
-    return (this.informers.get(namespace) ?? this.informers.get("*"))?.get(namespace, name);
-  }
-
-  list(): T[] {
-    return [...this.informers.values()].flatMap((informer) => informer.list());
-  }
-
-  get healthy(): boolean {
-    return [...this.informers.values()].every((informer) => informer.healthy);
-  }
-
-  start(): Promise<void[]> {
-    return Promise.all([...this.informers.values()].map((informer) => informer.start()));
-  }
-
-  stop(): Promise<void[]> {
-    return Promise.all([...this.informers.values()].map((informer) => informer.stop()));
-  }
-}
-
 export interface FunctionControllerOptions {
   readonly kubeConfig: KubeConfig;
   readonly config: ControllerConfig;
   readonly clock: Clock;
   readonly logger: Logger;
   /** Told of every Function change, for the autoscaler loop. */
-  readonly onFunction?: (event: InformerEvent, fn: FunctionResource) => void;
+  readonly onFunction?: (event: "put" | "delete", fn: FunctionResource) => void;
 }
 
 /**
@@ -141,11 +117,23 @@ export interface FunctionControllerOptions {
 type FunctionObject = KubernetesObject;
 const asFunction = (object: FunctionObject): FunctionResource => object as unknown as FunctionResource;
 
+const LIST_FUNCTIONS = {
+  group: FUNCTION_API.group,
+  version: FUNCTION_API.version,
+  plural: FUNCTION_API.plural,
+};
+
+/** The collection path of `plural` under `apiPath` in `namespace`, or across all when undefined. */
+function collectionPath(apiPath: string, plural: string): (namespace: string | undefined) => string {
+  return (namespace) =>
+    namespace === undefined ? `${apiPath}/${plural}` : `${apiPath}/namespaces/${namespace}/${plural}`;
+}
+
 export class FunctionController {
-  readonly functionInformers: InformerSet<FunctionObject>;
+  readonly functionInformers: NamespacedInformer<FunctionObject>;
   readonly functions: ObjectLister<FunctionResource> & { list(): FunctionResource[] };
-  readonly deployments: InformerSet<V1Deployment>;
-  readonly services: InformerSet<V1Service>;
+  readonly deployments: NamespacedInformer<V1Deployment>;
+  readonly services: NamespacedInformer<V1Service>;
   readonly writer: KubernetesWriter;
   readonly queue: WorkQueue;
   readonly reconciler: FunctionReconciler;
@@ -156,48 +144,31 @@ export class FunctionController {
     const apps = kubeConfig.makeApiClient(AppsV1Api);
     const core = kubeConfig.makeApiClient(CoreV1Api);
     const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-    const scopes: string[] = config.namespaces === "all" ? ["*"] : [...config.namespaces];
+    const informerOptions = { kubeConfig, namespaces: config.namespaces, clock, logger };
     const selector = FUNCTION_LABEL;
-    const informerOptions = { clock, logger };
 
-    const make = <T extends KubernetesObject>(
-      path: (scope: string) => string,
-      list: (scope: string) => Promise<KubernetesListObject<T>>,
-      onEvent: (event: InformerEvent, object: T) => void,
-      labelSelector?: string,
-    ): InformerSet<T> =>
-      new InformerSet(
-        new Map(
-          scopes.map((scope) => [
-            scope,
-            new ResilientInformer<T>(kubeConfig, {
-              ...informerOptions,
-              path: path(scope),
-              list: () => list(scope),
-              onEvent,
-              ...(labelSelector === undefined ? {} : { labelSelector }),
-            }),
-          ]),
-        ),
-      );
-
-    const crd = { group: FUNCTION_API.group, version: FUNCTION_API.version, plural: FUNCTION_API.plural };
-    const within = (scope: string, kind: string, group: string): string =>
-      scope === "*" ? `${group}/${kind}` : `${group}/namespaces/${scope}/${kind}`;
-
-    const functionInformers = make<FunctionObject>(
-      (scope) => within(scope, FUNCTION_API.plural, `/apis/${FUNCTION_API.group}/${FUNCTION_API.version}`),
-      async (scope) =>
-        (scope === "*"
-          ? await custom.listClusterCustomObject(crd)
-          : await custom.listNamespacedCustomObject({
-              ...crd,
-              namespace: scope,
-            })) as KubernetesListObject<FunctionObject>,
-      (event, object) => {
-        const fn = asFunction(object);
-        this.options.onFunction?.(event, fn);
-        if (event !== "delete") this.queue.add(functionKey(fn.metadata));
+    const functionInformers = new NamespacedInformer<FunctionObject>(
+      informerOptions,
+      {
+        what: "functions",
+        path: collectionPath(`/apis/${FUNCTION_API.group}/${FUNCTION_API.version}`, FUNCTION_API.plural),
+        list: async (namespace, { limit, continueToken }) => {
+          const page = { limit, _continue: continueToken };
+          return (
+            namespace === undefined
+              ? await custom.listClusterCustomObject({ ...LIST_FUNCTIONS, ...page })
+              : await custom.listNamespacedCustomObject({ ...LIST_FUNCTIONS, namespace, ...page })
+          ) as ListPage<FunctionObject>;
+        },
+      },
+      {
+        put: (object) => {
+          const fn = asFunction(object);
+          this.options.onFunction?.("put", fn);
+          this.queue.add(functionKey(fn.metadata));
+        },
+        delete: (object) => this.options.onFunction?.("delete", asFunction(object)),
+        synced: () => undefined,
       },
     );
     this.functionInformers = functionInformers;
@@ -208,28 +179,42 @@ export class FunctionController {
       },
       list: () => functionInformers.list().map(asFunction),
     };
+    // A change to a child (or its deletion) reconciles the Function that owns it.
     const owner = (object: KubernetesObject): void => {
       const name = object.metadata?.labels?.[FUNCTION_LABEL];
       const namespace = object.metadata?.namespace;
       if (name !== undefined && namespace !== undefined) this.queue.add(`${namespace}/${name}`);
     };
-    this.deployments = make<V1Deployment>(
-      (scope) => within(scope, "deployments", "/apis/apps/v1"),
-      (scope) =>
-        scope === "*"
-          ? apps.listDeploymentForAllNamespaces({ labelSelector: selector })
-          : apps.listNamespacedDeployment({ namespace: scope, labelSelector: selector }),
-      (_event, deployment) => owner(deployment),
-      selector,
+    const children = { put: owner, delete: owner, synced: () => undefined };
+    this.deployments = new NamespacedInformer<V1Deployment>(
+      informerOptions,
+      {
+        what: "deployments",
+        path: collectionPath("/apis/apps/v1", "deployments"),
+        labelSelector: selector,
+        list: (namespace, { limit, continueToken }) => {
+          const page = { labelSelector: selector, limit, _continue: continueToken };
+          return namespace === undefined
+            ? apps.listDeploymentForAllNamespaces(page)
+            : apps.listNamespacedDeployment({ namespace, ...page });
+        },
+      },
+      children,
     );
-    this.services = make<V1Service>(
-      (scope) => within(scope, "services", "/api/v1"),
-      (scope) =>
-        scope === "*"
-          ? core.listServiceForAllNamespaces({ labelSelector: selector })
-          : core.listNamespacedService({ namespace: scope, labelSelector: selector }),
-      (_event, service) => owner(service),
-      selector,
+    this.services = new NamespacedInformer<V1Service>(
+      informerOptions,
+      {
+        what: "services",
+        path: collectionPath("/api/v1", "services"),
+        labelSelector: selector,
+        list: (namespace, { limit, continueToken }) => {
+          const page = { labelSelector: selector, limit, _continue: continueToken };
+          return namespace === undefined
+            ? core.listServiceForAllNamespaces(page)
+            : core.listNamespacedService({ namespace, ...page });
+        },
+      },
+      children,
     );
 
     this.reconciler = new FunctionReconciler({
@@ -254,15 +239,22 @@ export class FunctionController {
     );
   }
 
-  /** Starts the child informers first, so the first reconciles see existing children. */
+  /**
+   * Starts the child informers and waits for their first list, then the Function informer, so the
+   * first reconciles see existing children. Informers that cannot list keep retrying (with backoff)
+   * and this waits for them; /readyz says not ready meanwhile.
+   */
   async start(): Promise<void> {
-    await Promise.all([this.deployments.start(), this.services.start()]);
-    await this.functionInformers.start();
+    this.deployments.start();
+    this.services.start();
+    await Promise.all([this.deployments.whenSynced(), this.services.whenSynced()]);
+    this.functionInformers.start();
+    await this.functionInformers.whenSynced();
   }
 
-  /** Every informer is watching. */
+  /** Every informer has listed and none is failing now. */
   healthy(): boolean {
-    return this.functionInformers.healthy && this.deployments.healthy && this.services.healthy;
+    return this.functionInformers.healthy() && this.deployments.healthy() && this.services.healthy();
   }
 
   async stop(): Promise<void> {

@@ -4,8 +4,8 @@ import { DiscoveryV1Api, type V1EndpointConditions, type V1EndpointSlice } from 
 import type { Logger } from "pino";
 import { FUNCTION_LABEL, names, type FunctionRef } from "../../api/index.js";
 import type { Endpoint, EndpointListener, EndpointSource, EndpointState } from "../ports.js";
-import { Reflector, keyOf, type ReflectorHandler } from "./reflector.js";
-import { InformerGroup, type InformerOptions } from "./informers.js";
+import { keyOf, type ReflectorHandler } from "./reflector.js";
+import { NamespacedInformer, type InformerOptions } from "./informers.js";
 
 /** Set by Kubernetes on every slice of a Service: the Service's name. */
 export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
@@ -199,53 +199,42 @@ export type EndpointSliceSourceOptions = InformerOptions;
  * feeding one ReplicaSets. `start()` begins watching; `close()` stops.
  */
 export class EndpointSliceSource implements EndpointSource {
-  readonly informers: InformerGroup;
+  readonly informers: NamespacedInformer<V1EndpointSlice>;
   private readonly sets: ReplicaSets;
 
   constructor(options: EndpointSliceSourceOptions) {
     const logger = options.logger.child({ component: "endpointslices" });
     this.sets = new ReplicaSets(logger);
     const api = options.kubeConfig.makeApiClient(DiscoveryV1Api);
-    const scopes = options.namespaces === "all" ? [undefined] : options.namespaces;
-    this.informers = new InformerGroup(
-      scopes.map((namespace) => {
-        return new Reflector<V1EndpointSlice>(
-          {
-            what: namespace === undefined ? "endpointslices" : `endpointslices in ${namespace}`,
-            kubeConfig: options.kubeConfig,
-            path:
-              namespace === undefined
-                ? "/apis/discovery.k8s.io/v1/endpointslices"
-                : `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`,
-            labelSelector: SLICE_SELECTOR,
-            list: ({ limit, continueToken }) =>
-              namespace === undefined
-                ? api.listEndpointSliceForAllNamespaces({
-                    labelSelector: SLICE_SELECTOR,
-                    limit,
-                    _continue: continueToken,
-                  })
-                : api.listNamespacedEndpointSlice({
-                    namespace,
-                    labelSelector: SLICE_SELECTOR,
-                    limit,
-                    _continue: continueToken,
-                  }),
-            logger,
-            clock: options.clock,
-            initialBackoffMs: options.initialBackoffMs,
-            maxBackoffMs: options.maxBackoffMs,
-          },
-          {
-            put: (slice) => this.sets.put(slice),
-            delete: (slice) => this.sets.delete(slice),
-            // The sets are known once every namespace has been listed.
-            synced: () => {
-              if (this.informers.synced()) this.sets.synced();
-            },
-          },
-        );
-      }),
+    this.informers = new NamespacedInformer<V1EndpointSlice>(
+      { ...options, logger },
+      {
+        what: "endpointslices",
+        path: (namespace) =>
+          namespace === undefined
+            ? "/apis/discovery.k8s.io/v1/endpointslices"
+            : `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`,
+        labelSelector: SLICE_SELECTOR,
+        list: (namespace, { limit, continueToken }) =>
+          namespace === undefined
+            ? api.listEndpointSliceForAllNamespaces({
+                labelSelector: SLICE_SELECTOR,
+                limit,
+                _continue: continueToken,
+              })
+            : api.listNamespacedEndpointSlice({
+                namespace,
+                labelSelector: SLICE_SELECTOR,
+                limit,
+                _continue: continueToken,
+              }),
+      },
+      {
+        put: (slice) => this.sets.put(slice),
+        delete: (slice) => this.sets.delete(slice),
+        // The sets are known once every namespace has been listed.
+        synced: () => this.sets.synced(),
+      },
     );
   }
 

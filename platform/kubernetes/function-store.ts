@@ -20,8 +20,8 @@ import {
 } from "../errors.js";
 import type { FunctionEvent, FunctionStore } from "../ports.js";
 import { KubernetesApiError } from "./errors.js";
-import { InformerGroup, type InformerOptions } from "./informers.js";
-import { Reflector, keyOf } from "./reflector.js";
+import { NamespacedInformer, type InformerOptions } from "./informers.js";
+import { keyOf } from "./reflector.js";
 
 /** A Function as the API server sends it: anything, until validated. */
 type RawFunction = { metadata?: { name?: string; namespace?: string; resourceVersion?: string } } & Record<
@@ -42,7 +42,7 @@ export type CustomResourceFunctionStoreOptions = InformerOptions;
  */
 export class CustomResourceFunctionStore implements FunctionStore {
   /** One informer per watched namespace (one in all), started by the first `watch`. */
-  readonly informers: InformerGroup;
+  readonly informers: NamespacedInformer<RawFunction>;
   private readonly api: CustomObjectsApi;
   private readonly logger: Logger;
   /** The valid Functions the informers have seen, by "namespace/name". */
@@ -54,28 +54,18 @@ export class CustomResourceFunctionStore implements FunctionStore {
   constructor(private readonly options: CustomResourceFunctionStoreOptions) {
     this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
     this.logger = options.logger.child({ component: "functions" });
-    const scopes = options.namespaces === "all" ? [undefined] : options.namespaces;
-    this.informers = new InformerGroup(
-      scopes.map(
-        (namespace) =>
-          new Reflector<RawFunction>(
-            {
-              what: namespace === undefined ? "functions" : `functions in ${namespace}`,
-              kubeConfig: options.kubeConfig,
-              path: collectionPath(namespace),
-              list: ({ limit, continueToken }) => this.listPage(namespace, limit, continueToken),
-              logger: this.logger,
-              clock: options.clock,
-              initialBackoffMs: options.initialBackoffMs,
-              maxBackoffMs: options.maxBackoffMs,
-            },
-            {
-              put: (raw) => this.onPut(raw),
-              delete: (raw) => this.onDelete(raw),
-              synced: () => this.onSynced(),
-            },
-          ),
-      ),
+    this.informers = new NamespacedInformer<RawFunction>(
+      { ...options, logger: this.logger },
+      {
+        what: "functions",
+        path: collectionPath,
+        list: (namespace, { limit, continueToken }) => this.listPage(namespace, limit, continueToken),
+      },
+      {
+        put: (raw) => this.onPut(raw),
+        delete: (raw) => this.onDelete(raw),
+        synced: () => this.onSynced(),
+      },
     );
   }
 
@@ -214,7 +204,7 @@ export class CustomResourceFunctionStore implements FunctionStore {
   }
 
   private onSynced(): void {
-    if (this.announcedSync || !this.informers.synced()) return;
+    if (this.announcedSync) return;
     this.announcedSync = true;
     this.broadcast({ type: "synced" });
   }

@@ -1,6 +1,6 @@
 // List and watch one kind of Kubernetes object, keep a cache of it, and tell a handler what changed:
-// the informer under the EndpointSlice source and the Function store. Restarts itself with capped
-// backoff after any error and reports its health for /readyz.
+// the one informer of every Kubernetes adapter (informers.ts groups them by namespace). Restarts
+// itself with capped backoff after any error and reports its health for /readyz.
 import { Watch, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { systemClock } from "../clock.js";
@@ -140,6 +140,11 @@ export class Reflector<T extends KubernetesObject> implements Informer {
   /** The objects as last seen. */
   objects(): IterableIterator<T> {
     return this.cache.values();
+  }
+
+  /** One object as last seen (`namespace` empty for a cluster-scoped kind). */
+  get(namespace: string, name: string): T | undefined {
+    return this.cache.get(`${namespace}/${name}`);
   }
 
   private async run(): Promise<void> {
