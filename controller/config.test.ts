@@ -1,5 +1,5 @@
 import { DEFAULT_WATCHDOG_IMAGE, loadConfig, quantityValue } from "./config.js";
-import { ConfigError } from "./errors.js";
+import { ConfigError } from "../platform/errors.js";
 
 const REQUIRED = { NATS_URL: "nats://nats:4222", REDIS_URL: "redis://redis:6379" };
 
@@ -79,7 +79,7 @@ describe("loadConfig", () => {
     [{ FLINT_INITIAL_SCALE: "one" }, "FLINT_INITIAL_SCALE", /integer from 0 to 1000, was "one"/],
     [{ FLINT_INITIAL_SCALE: "-1" }, "FLINT_INITIAL_SCALE", /was "-1"/],
     [{ FLINT_AUTOSCALER_TICK: "1" }, "FLINT_AUTOSCALER_TICK", /duration like 30s.*was "1"/],
-    [{ FLINT_PROGRESS_DEADLINE: "0s" }, "FLINT_PROGRESS_DEADLINE", /more than 0/],
+    [{ FLINT_PROGRESS_DEADLINE: "0s" }, "FLINT_PROGRESS_DEADLINE", /duration of at least 1ms, was "0s"/],
     [{ FLINT_DEFAULT_CPU_REQUEST: "lots" }, "FLINT_DEFAULT_CPU_REQUEST", /quantity like 100m.*was "lots"/],
     [
       { FLINT_DEFAULT_MEMORY_LIMIT: "32Mi" },
@@ -90,12 +90,12 @@ describe("loadConfig", () => {
     [
       { FLINT_LEASE_RENEW_DEADLINE: "20s" },
       "FLINT_LEASE_RENEW_DEADLINE",
-      /shorter than FLINT_LEASE_DURATION/,
+      /\(20000ms\) must be shorter than FLINT_LEASE_DURATION \(15000ms\)/,
     ],
     [
       { FLINT_LEASE_RETRY_PERIOD: "10s" },
       "FLINT_LEASE_RETRY_PERIOD",
-      /shorter than FLINT_LEASE_RENEW_DEADLINE/,
+      /\(10000ms\) must be shorter than FLINT_LEASE_RENEW_DEADLINE \(10000ms\)/,
     ],
     [{ FLINT_GATEWAY_URL: "flint-gateway" }, "FLINT_GATEWAY_URL", /scheme http: or https:/],
     [{ FLINT_CONTROLLER_PORT: "70000" }, "FLINT_CONTROLLER_PORT", /from 0 to 65535/],

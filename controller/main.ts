@@ -6,11 +6,11 @@ import { pino } from "pino";
 import { Counter, Registry, collectDefaultMetrics } from "prom-client";
 import { policyByName } from "../autoscaler/index.js";
 import { systemClock } from "../platform/clock.js";
+import { ConfigError } from "../platform/errors.js";
 import { connectNatsBus } from "../platform/nats-bus.js";
 import { ClusterAutoscaler, RedisPolicyStateStore } from "./autoscaler.js";
 import { loadConfig } from "./config.js";
 import { FunctionController } from "./controller.js";
-import { ConfigError } from "./errors.js";
 import { startHealthServer } from "./health.js";
 import { LeaderElector, kubernetesLeaseClient } from "./leader.js";
 

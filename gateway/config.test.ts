@@ -94,12 +94,20 @@ describe("loadConfig", () => {
   });
 
   it.each([
-    ["NATS_URL", "http://127.0.0.1:4222", "NATS_URL must be a URL like nats://127.0.0.1:4222"],
-    ["REDIS_URL", "127.0.0.1:6379", "REDIS_URL must be a URL like redis://127.0.0.1:6379"],
+    [
+      "NATS_URL",
+      "http://127.0.0.1:4222",
+      'NATS_URL must be a URL (or a comma-separated list) with scheme nats: or tls:, was "http://127.0.0.1:4222"',
+    ],
+    [
+      "REDIS_URL",
+      "127.0.0.1:6379",
+      'REDIS_URL must be a URL (or a comma-separated list) with scheme redis: or rediss:, was "127.0.0.1:6379"',
+    ],
     [
       "FLINT_ASYNC_RETRY_ON",
       "5xx,teapot",
-      'FLINT_ASYNC_RETRY_ON must list statuses and classes like "408,429,5xx"',
+      'FLINT_ASYNC_RETRY_ON must be a comma-separated list of statuses like 429 and classes like 5xx, was "5xx,teapot"',
     ],
     ["FLINT_ASYNC_CONCURRENCY", "0", "FLINT_ASYNC_CONCURRENCY must be an integer from 1 to 10000"],
   ])("refuses %s=%s", (name, value, message) => {
@@ -121,7 +129,7 @@ describe("loadConfig", () => {
 
   it.each([
     [{}, "FLINT_AUTH_TOKEN", /needs a credential/],
-    [{ FLINT_AUTH: "off" }, "FLINT_AUTH", /required or none, was "off"/],
+    [{ FLINT_AUTH: "off" }, "FLINT_AUTH", /one of required, none, was "off"/],
     [{ FLINT_AUTH: "none", FLINT_AUTH_TOKEN: "x" }, "FLINT_AUTH", /unset one or the other/],
     [{ FLINT_AUTH_USER: "admin" }, "FLINT_AUTH_PASSWORD", /other half/],
     [{ FLINT_AUTH_PASSWORD: "pw" }, "FLINT_AUTH_USER", /other half/],
@@ -135,12 +143,20 @@ describe("loadConfig", () => {
     [
       { ...TOKEN, FLINT_ACTIVATION_TIMEOUT: "thirty" },
       "FLINT_ACTIVATION_TIMEOUT",
-      /duration like 30s.*"thirty"/,
+      /must be a duration like 30s, was "thirty"/,
     ],
-    [{ ...TOKEN, FLINT_ACTIVATION_TIMEOUT: "0s" }, "FLINT_ACTIVATION_TIMEOUT", /at least 1ms, was "0s"/],
+    [
+      { ...TOKEN, FLINT_ACTIVATION_TIMEOUT: "0s" },
+      "FLINT_ACTIVATION_TIMEOUT",
+      /duration of at least 1ms, was "0s"/,
+    ],
     [{ ...TOKEN, FLINT_PROBE_INTERVAL: "5" }, "FLINT_PROBE_INTERVAL", /duration/],
     [{ ...TOKEN, FLINT_MAX_SOCKETS_PER_REPLICA: "0" }, "FLINT_MAX_SOCKETS_PER_REPLICA", /from 1/],
-    [{ ...TOKEN, FLINT_DEFAULT_NAMESPACE: "Prod" }, "FLINT_DEFAULT_NAMESPACE", /DNS-1123 label, was "Prod"/],
+    [
+      { ...TOKEN, FLINT_DEFAULT_NAMESPACE: "Prod" },
+      "FLINT_DEFAULT_NAMESPACE",
+      /namespace name \(DNS-1123 label\), was "Prod"/,
+    ],
     [{ ...TOKEN, FLINT_LOG_LEVEL: "verbose" }, "FLINT_LOG_LEVEL", /one of fatal.*was "verbose"/],
   ])("rejects %j naming %s", (env, variable, message) => {
     let thrown: unknown;

@@ -1,13 +1,10 @@
 // The gateway's configuration, read once from the environment into a frozen, typed object.
 import { hostname } from "node:os";
-import {
-  DEFAULT_NAMESPACE,
-  InvalidDurationError,
-  isValidFunctionName,
-  parseDurationMs,
-} from "../api/index.js";
+import { DEFAULT_NAMESPACE } from "../api/index.js";
 import { DEFAULT_RETRY_ON_TEXT, parseRetryOn, type RetryOn } from "./async/retry.js";
+import { EnvReader, type Env, type LogLevel } from "../platform/env.js";
 import { ConfigError } from "../platform/errors.js";
+import { readNamespaceName } from "../platform/kubernetes/config.js";
 
 /** Who may use the management API (/system/*), and functions that ask for a credential. */
 export type AuthConfig =
@@ -20,8 +17,6 @@ export type AuthConfig =
     }
   /** FLINT_AUTH=none: the management API is open. Only for a gateway no one else can reach. */
   | { readonly required: false };
-
-export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
 export interface GatewayConfig {
   /** TCP port; 0 picks a free one. FLINT_GATEWAY_PORT, default 8080. */
@@ -96,106 +91,68 @@ export interface AsyncGatewayConfig {
   readonly callbackTimeoutMs: number;
 }
 
-const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-const INTEGER_RE = /^[0-9]+$/;
-const BYTES_RE = /^([0-9]+)(Ki|Mi|Gi)?$/;
-const BYTE_UNITS: Record<string, number> = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
+const AUTH_MODES = ["required", "none"] as const;
 
 /**
  * Reads the configuration from `env` (normally `process.env`). Throws a ConfigError naming the
  * variable and its value on anything it cannot use; an empty value counts as unset.
  */
-export function loadConfig(env: Readonly<Record<string, string | undefined>>): GatewayConfig {
-  const read = (name: string): string | undefined => {
-    const value = env[name];
-    return value === undefined || value === "" ? undefined : value;
-  };
-  const defaultNamespace = read("FLINT_DEFAULT_NAMESPACE") ?? DEFAULT_NAMESPACE;
-  if (!isValidFunctionName(defaultNamespace)) {
-    throw new ConfigError(
-      "FLINT_DEFAULT_NAMESPACE",
-      `FLINT_DEFAULT_NAMESPACE must be a DNS-1123 label, was ${JSON.stringify(defaultNamespace)}`,
-    );
-  }
-  const headersTimeoutMs = duration("FLINT_HEADERS_TIMEOUT", read, 10_000, 1);
-
+export function loadConfig(env: Env): GatewayConfig {
+  const read = new EnvReader(env);
   return Object.freeze({
-    port: integer("FLINT_GATEWAY_PORT", read, 8080, 0, 65_535),
-    host: read("FLINT_GATEWAY_HOST") ?? "127.0.0.1",
+    port: read.integer("FLINT_GATEWAY_PORT", 8080, 0, 65_535),
+    host: read.string("FLINT_GATEWAY_HOST", "127.0.0.1"),
     auth: Object.freeze(authConfig(read)),
-    defaultNamespace,
-    queueDepth: integer("FLINT_QUEUE_DEPTH", read, 1000, 0, 1_000_000),
-    queueBytes: bytes("FLINT_QUEUE_BYTES", read, 64 * 1024 ** 2),
-    activationTimeoutMs: duration("FLINT_ACTIVATION_TIMEOUT", read, 30_000, 1),
-    retryAfterSeconds: Math.max(1, Math.round(duration("FLINT_RETRY_AFTER", read, 1000, 1) / 1000)),
-    probeIntervalMs: duration("FLINT_PROBE_INTERVAL", read, 50, 1),
-    maxSocketsPerReplica: integer("FLINT_MAX_SOCKETS_PER_REPLICA", read, 256, 1, 65_536),
-    headersTimeoutMs,
-    keepAliveTimeoutMs: duration("FLINT_KEEP_ALIVE_TIMEOUT", read, 5000, 1),
-    shutdownDelayMs: duration("FLINT_SHUTDOWN_DELAY", read, 0, 0),
-    shutdownTimeoutMs: duration("FLINT_SHUTDOWN_TIMEOUT", read, 30_000, 0),
-    instanceId: read("FLINT_GATEWAY_ID") ?? hostname(),
-    logLevel: logLevel(read),
+    defaultNamespace: readNamespaceName(read, "FLINT_DEFAULT_NAMESPACE", DEFAULT_NAMESPACE),
+    queueDepth: read.integer("FLINT_QUEUE_DEPTH", 1000, 0, 1_000_000),
+    queueBytes: read.bytes("FLINT_QUEUE_BYTES", 64 * 1024 ** 2),
+    activationTimeoutMs: read.durationMs("FLINT_ACTIVATION_TIMEOUT", 30_000, 1),
+    retryAfterSeconds: Math.max(1, Math.round(read.durationMs("FLINT_RETRY_AFTER", 1000, 1) / 1000)),
+    probeIntervalMs: read.durationMs("FLINT_PROBE_INTERVAL", 50, 1),
+    maxSocketsPerReplica: read.integer("FLINT_MAX_SOCKETS_PER_REPLICA", 256, 1, 65_536),
+    headersTimeoutMs: read.durationMs("FLINT_HEADERS_TIMEOUT", 10_000, 1),
+    keepAliveTimeoutMs: read.durationMs("FLINT_KEEP_ALIVE_TIMEOUT", 5000, 1),
+    shutdownDelayMs: read.durationMs("FLINT_SHUTDOWN_DELAY", 0, 0),
+    shutdownTimeoutMs: read.durationMs("FLINT_SHUTDOWN_TIMEOUT", 30_000, 0),
+    instanceId: read.string("FLINT_GATEWAY_ID") ?? hostname(),
+    logLevel: read.logLevel(),
     async: Object.freeze(asyncConfig(read)),
   });
 }
 
-function asyncConfig(read: (name: string) => string | undefined): AsyncGatewayConfig {
-  const retryOnText = read("FLINT_ASYNC_RETRY_ON") ?? DEFAULT_RETRY_ON_TEXT;
-  let retryOn: RetryOn;
-  try {
-    retryOn = parseRetryOn(retryOnText);
-  } catch (error) {
-    throw new ConfigError(
-      "FLINT_ASYNC_RETRY_ON",
-      `FLINT_ASYNC_RETRY_ON must list statuses and classes like "408,429,5xx": ${(error as Error).message}`,
-    );
-  }
+function asyncConfig(read: EnvReader): AsyncGatewayConfig {
   return {
-    natsUrl: url("NATS_URL", read, ["nats:", "tls:"]),
-    redisUrl: url("REDIS_URL", read, ["redis:", "rediss:"]),
-    maxBodyBytes: bytes("FLINT_ASYNC_MAX_BODY", read, 1024 ** 2),
-    maxInFlight: integer("FLINT_ASYNC_CONCURRENCY", read, 32, 1, 10_000),
-    retryOn,
-    resultMaxBytes: bytes("FLINT_ASYNC_RESULT_MAX_BYTES", read, 1024 ** 2),
-    recordTtlMs: duration("FLINT_ASYNC_RECORD_TTL", read, 24 * 3600_000, 1000),
-    idempotencyTtlMs: duration("FLINT_IDEMPOTENCY_TTL", read, 24 * 3600_000, 1000),
-    queueMaxBytes: bytes("FLINT_ASYNC_QUEUE_BYTES", read, 1024 ** 3),
-    deadLetterMaxAgeMs: duration("FLINT_DEAD_LETTER_MAX_AGE", read, 168 * 3600_000, 1000),
-    callbackMaxRetries: integer("FLINT_CALLBACK_RETRIES", read, 5, 0, 100),
-    callbackTimeoutMs: duration("FLINT_CALLBACK_TIMEOUT", read, 10_000, 1),
+    natsUrl: read.urls("NATS_URL", ["nats:", "tls:"]),
+    redisUrl: read.urls("REDIS_URL", ["redis:", "rediss:"]),
+    maxBodyBytes: read.bytes("FLINT_ASYNC_MAX_BODY", 1024 ** 2),
+    maxInFlight: read.integer("FLINT_ASYNC_CONCURRENCY", 32, 1, 10_000),
+    retryOn: retryOn(read),
+    resultMaxBytes: read.bytes("FLINT_ASYNC_RESULT_MAX_BYTES", 1024 ** 2),
+    recordTtlMs: read.durationMs("FLINT_ASYNC_RECORD_TTL", 24 * 3600_000, 1000),
+    idempotencyTtlMs: read.durationMs("FLINT_IDEMPOTENCY_TTL", 24 * 3600_000, 1000),
+    queueMaxBytes: read.bytes("FLINT_ASYNC_QUEUE_BYTES", 1024 ** 3),
+    deadLetterMaxAgeMs: read.durationMs("FLINT_DEAD_LETTER_MAX_AGE", 168 * 3600_000, 1000),
+    callbackMaxRetries: read.integer("FLINT_CALLBACK_RETRIES", 5, 0, 100),
+    callbackTimeoutMs: read.durationMs("FLINT_CALLBACK_TIMEOUT", 10_000, 1),
   };
 }
 
-function url(
-  name: string,
-  read: (name: string) => string | undefined,
-  protocols: string[],
-): string | undefined {
-  const text = read(name);
-  if (text === undefined) return undefined;
-  for (const part of text.split(",")) {
-    let protocol: string | undefined;
-    try {
-      protocol = new URL(part.trim()).protocol;
-    } catch {
-      protocol = undefined;
-    }
-    if (protocol === undefined || !protocols.includes(protocol)) {
-      throw new ConfigError(
-        name,
-        `${name} must be a URL like ${protocols[0]}//127.0.0.1:${name === "NATS_URL" ? 4222 : 6379}, was ${JSON.stringify(text)}`,
-      );
-    }
+function retryOn(read: EnvReader): RetryOn {
+  try {
+    return parseRetryOn(read.string("FLINT_ASYNC_RETRY_ON", DEFAULT_RETRY_ON_TEXT));
+  } catch {
+    return read.fail(
+      "FLINT_ASYNC_RETRY_ON",
+      "a comma-separated list of statuses like 429 and classes like 5xx",
+    );
   }
-  return text;
 }
 
-function authConfig(read: (name: string) => string | undefined): AuthConfig {
-  const mode = read("FLINT_AUTH") ?? "required";
-  const token = read("FLINT_AUTH_TOKEN");
-  const user = read("FLINT_AUTH_USER");
-  const password = read("FLINT_AUTH_PASSWORD");
+function authConfig(read: EnvReader): AuthConfig {
+  const mode = read.oneOf("FLINT_AUTH", AUTH_MODES, "required");
+  const token = read.string("FLINT_AUTH_TOKEN");
+  const user = read.string("FLINT_AUTH_USER");
+  const password = read.string("FLINT_AUTH_PASSWORD");
   if (mode === "none") {
     if (token !== undefined || user !== undefined || password !== undefined) {
       throw new ConfigError(
@@ -205,9 +162,6 @@ function authConfig(read: (name: string) => string | undefined): AuthConfig {
     }
     return { required: false };
   }
-  if (mode !== "required") {
-    throw new ConfigError("FLINT_AUTH", `FLINT_AUTH must be required or none, was ${JSON.stringify(mode)}`);
-  }
   if ((user === undefined) !== (password === undefined)) {
     const missing = user === undefined ? "FLINT_AUTH_USER" : "FLINT_AUTH_PASSWORD";
     throw new ConfigError(
@@ -215,6 +169,7 @@ function authConfig(read: (name: string) => string | undefined): AuthConfig {
       `${missing} is required when the other half of the basic credential is set`,
     );
   }
+  // Not read.fail: that would put the value (a user name) in the message; this one names the rule.
   if (user?.includes(":")) {
     throw new ConfigError(
       "FLINT_AUTH_USER",
@@ -229,70 +184,4 @@ function authConfig(read: (name: string) => string | undefined): AuthConfig {
   }
   const basic = user !== undefined && password !== undefined ? { user, password } : undefined;
   return { required: true, token, basic: basic && Object.freeze(basic) };
-}
-
-function integer(
-  name: string,
-  read: (name: string) => string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const text = read(name);
-  if (text === undefined) return fallback;
-  const value = INTEGER_RE.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(
-      name,
-      `${name} must be an integer from ${min} to ${max}, was ${JSON.stringify(text)}`,
-    );
-  }
-  return value;
-}
-
-function bytes(name: string, read: (name: string) => string | undefined, fallback: number): number {
-  const text = read(name);
-  if (text === undefined) return fallback;
-  const match = BYTES_RE.exec(text);
-  const value = match === null ? NaN : Number(match[1]) * (BYTE_UNITS[match[2] ?? ""] ?? 1);
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new ConfigError(
-      name,
-      `${name} must be a positive number of bytes like 67108864 or 64Mi (Ki, Mi, Gi), was ${JSON.stringify(text)}`,
-    );
-  }
-  return value;
-}
-
-function duration(
-  name: string,
-  read: (name: string) => string | undefined,
-  fallbackMs: number,
-  minMs: number,
-): number {
-  const text = read(name);
-  if (text === undefined) return fallbackMs;
-  let valueMs: number;
-  try {
-    valueMs = parseDurationMs(text);
-  } catch (error) {
-    if (!(error instanceof InvalidDurationError)) throw error;
-    throw new ConfigError(name, `${name} ${error.message}`);
-  }
-  if (valueMs < minMs) {
-    throw new ConfigError(name, `${name} must be at least ${minMs}ms, was ${JSON.stringify(text)}`);
-  }
-  return valueMs;
-}
-
-function logLevel(read: (name: string) => string | undefined): LogLevel {
-  const text = read("FLINT_LOG_LEVEL") ?? "info";
-  const level = LOG_LEVELS.find((candidate) => candidate === text);
-  if (level === undefined) {
-    throw new ConfigError(
-      "FLINT_LOG_LEVEL",
-      `FLINT_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, was ${JSON.stringify(text)}`,
-    );
-  }
-  return level;
 }

@@ -1,7 +1,7 @@
 // loadConfig: defaults, each variable's parsing, and errors that name the variable and its value.
 import { describe, expect, it } from "@jest/globals";
 import { loadConfig } from "./config.js";
-import { ConfigError } from "./errors.js";
+import { ConfigError } from "../platform/errors.js";
 
 const MODULE = { FLINT_MODE: "module", FLINT_ENTRY: "handler.js" };
 
@@ -128,7 +128,7 @@ describe("loadConfig", () => {
     [
       { ...MODULE, FLINT_TIMEOUT: "0s" },
       "FLINT_TIMEOUT",
-      'FLINT_TIMEOUT must be a duration like 30s, was "0s"',
+      'FLINT_TIMEOUT must be a duration of at least 1ms, was "0s"',
     ],
     [{ ...MODULE, FLINT_READY_TIMEOUT: "-1s" }, "FLINT_READY_TIMEOUT", 'was "-1s"'],
     [

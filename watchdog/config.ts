@@ -1,6 +1,6 @@
 // The watchdog's configuration, read once from the environment into a frozen, typed object.
-import { InvalidDurationError, parseDurationMs } from "../api/duration.js";
-import { ConfigError } from "./errors.js";
+import { EnvReader, type Env, type LogLevel } from "../platform/env.js";
+import { ConfigError } from "../platform/errors.js";
 
 /** How a module-mode handler is called: fetch (`Request → Response`) or AWS Lambda (API Gateway v2). */
 export type HandlerShape = "fetch" | "lambda";
@@ -42,8 +42,6 @@ export interface ExecHandlerConfig {
 
 export type HandlerConfig = ModuleHandlerConfig | HttpHandlerConfig | ExecHandlerConfig;
 
-export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
-
 export interface WatchdogConfig {
   readonly handler: HandlerConfig;
   /** TCP port for calls and the /_/ routes; 0 picks a free one (logged on the "listening" line). */
@@ -64,68 +62,49 @@ export interface WatchdogConfig {
 
 const MODES = ["module", "http", "exec"] as const;
 const SHAPES = ["auto", "fetch", "lambda"] as const;
-const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 const IDENTIFIER_RE = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-const INTEGER_RE = /^[0-9]+$/;
 
 /**
  * Reads the configuration from `env` (normally `process.env`). Throws a ConfigError naming the
  * variable and its value on anything it cannot use; an empty value counts as unset.
  */
-export function loadConfig(env: Readonly<Record<string, string | undefined>>): WatchdogConfig {
-  const read = (name: string): string | undefined => {
-    const value = env[name];
-    return value === undefined || value === "" ? undefined : value;
-  };
-
-  const mode = oneOf("FLINT_MODE", read("FLINT_MODE"), MODES);
+export function loadConfig(env: Env): WatchdogConfig {
+  const read = new EnvReader(env);
+  const mode = read.oneOf("FLINT_MODE", MODES);
   if (mode === undefined) throw new ConfigError("FLINT_MODE", "FLINT_MODE is required: module, http or exec");
 
-  const portVariable = read("FLINT_PORT") !== undefined ? "FLINT_PORT" : "PORT";
-  const port = integer(portVariable, read(portVariable), 8080, 0, 65_535);
+  const portVariable = read.string("FLINT_PORT") !== undefined ? "FLINT_PORT" : "PORT";
+  const port = read.integer(portVariable, 8080, 0, 65_535);
   const handler = handlerConfig(mode, read, port);
 
   return Object.freeze({
     handler: Object.freeze(handler),
     port,
-    host: read("FLINT_HOST") ?? "0.0.0.0",
-    timeoutMs: duration("FLINT_TIMEOUT", read("FLINT_TIMEOUT"), 30_000),
-    maxInFlight: integer("FLINT_MAX_INFLIGHT", read("FLINT_MAX_INFLIGHT"), 0, 0, Number.MAX_SAFE_INTEGER),
-    maxBodyBytes: integer(
-      "FLINT_MAX_BODY_BYTES",
-      read("FLINT_MAX_BODY_BYTES"),
-      10 * 1024 * 1024,
-      0,
-      Number.MAX_SAFE_INTEGER,
-    ),
-    readyTimeoutMs: duration("FLINT_READY_TIMEOUT", read("FLINT_READY_TIMEOUT"), 30_000),
-    functionName: read("FLINT_FUNCTION") ?? "unnamed",
-    logLevel: oneOf("FLINT_LOG_LEVEL", read("FLINT_LOG_LEVEL"), LOG_LEVELS) ?? "info",
+    host: read.string("FLINT_HOST", "0.0.0.0"),
+    timeoutMs: read.durationMs("FLINT_TIMEOUT", 30_000, 1),
+    maxInFlight: read.integer("FLINT_MAX_INFLIGHT", 0, 0),
+    maxBodyBytes: read.integer("FLINT_MAX_BODY_BYTES", 10 * 1024 * 1024, 0),
+    readyTimeoutMs: read.durationMs("FLINT_READY_TIMEOUT", 30_000, 1),
+    functionName: read.string("FLINT_FUNCTION", "unnamed"),
+    logLevel: read.logLevel(),
   });
 }
 
-function handlerConfig(
-  mode: (typeof MODES)[number],
-  read: (name: string) => string | undefined,
-  port: number,
-): HandlerConfig {
+function handlerConfig(mode: (typeof MODES)[number], read: EnvReader, port: number): HandlerConfig {
   switch (mode) {
     case "module": {
-      const entry = read("FLINT_ENTRY");
+      const entry = read.string("FLINT_ENTRY");
       if (entry === undefined) {
         throw new ConfigError(
           "FLINT_ENTRY",
           "FLINT_ENTRY is required in module mode: the path of the module",
         );
       }
-      const exportName = read("FLINT_EXPORT");
+      const exportName = read.string("FLINT_EXPORT");
       if (exportName !== undefined && !IDENTIFIER_RE.test(exportName)) {
-        throw new ConfigError(
-          "FLINT_EXPORT",
-          `FLINT_EXPORT must be a JavaScript export name like handler, was ${JSON.stringify(exportName)}`,
-        );
+        read.fail("FLINT_EXPORT", "a JavaScript export name like handler");
       }
-      const shapeSetting = oneOf("FLINT_HANDLER_SHAPE", read("FLINT_HANDLER_SHAPE"), SHAPES) ?? "auto";
+      const shapeSetting = read.oneOf("FLINT_HANDLER_SHAPE", SHAPES, "auto");
       let shape: HandlerShape | undefined = shapeSetting === "auto" ? undefined : shapeSetting;
       // auto decides by export name; any other name would be a guess, so ask instead.
       if (shape === undefined && exportName !== undefined) {
@@ -142,42 +121,45 @@ function handlerConfig(
       return { mode, entry, exportName, shape };
     }
     case "http": {
-      const commandText = read("FLINT_COMMAND");
-      const urlText = read("FLINT_UPSTREAM_URL");
+      const commandText = read.string("FLINT_COMMAND");
+      const urlText = read.string("FLINT_UPSTREAM_URL");
       if (commandText !== undefined && urlText !== undefined) {
         throw new ConfigError(
           "FLINT_UPSTREAM_URL",
           "FLINT_UPSTREAM_URL and FLINT_COMMAND are exclusive in http mode: proxy to a URL, or start a command",
         );
       }
-      if (urlText !== undefined) return { mode, upstream: { kind: "url", url: upstreamUrl(urlText) } };
+      if (urlText !== undefined) return { mode, upstream: { kind: "url", url: upstreamUrl(read, urlText) } };
       if (commandText === undefined) {
         throw new ConfigError(
           "FLINT_COMMAND",
           "http mode needs FLINT_COMMAND (the server to start) or FLINT_UPSTREAM_URL (a server to proxy to)",
         );
       }
-      const upstreamPort = integer("FLINT_UPSTREAM_PORT", read("FLINT_UPSTREAM_PORT"), 8081, 1, 65_535);
+      const upstreamPort = read.integer("FLINT_UPSTREAM_PORT", 8081, 1, 65_535);
       if (upstreamPort === port) {
         throw new ConfigError(
           "FLINT_UPSTREAM_PORT",
           `FLINT_UPSTREAM_PORT must differ from the watchdog's own port, both are ${port}`,
         );
       }
-      return { mode, upstream: { kind: "command", command: command(commandText), port: upstreamPort } };
+      return {
+        mode,
+        upstream: { kind: "command", command: command(read, commandText), port: upstreamPort },
+      };
     }
     case "exec": {
-      const commandText = read("FLINT_COMMAND");
+      const commandText = read.string("FLINT_COMMAND");
       if (commandText === undefined) {
         throw new ConfigError("FLINT_COMMAND", "FLINT_COMMAND is required in exec mode: the program to run");
       }
-      return { mode, command: command(commandText) };
+      return { mode, command: command(read, commandText) };
     }
   }
 }
 
 /** FLINT_COMMAND is a JSON array of strings, so arguments never go through a shell's word splitting. */
-function command(text: string): readonly string[] {
+function command(read: EnvReader, text: string): readonly string[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -190,69 +172,16 @@ function command(text: string): readonly string[] {
     !parsed.every((part): part is string => typeof part === "string") ||
     parsed[0] === ""
   ) {
-    throw new ConfigError(
-      "FLINT_COMMAND",
-      `FLINT_COMMAND must be a JSON array of strings like ["node","server.js"], was ${JSON.stringify(text)}`,
-    );
+    return read.fail("FLINT_COMMAND", 'a JSON array of strings like ["node","server.js"]');
   }
   return Object.freeze(parsed);
 }
 
-function upstreamUrl(text: string): URL {
-  let url: URL | undefined;
-  try {
-    url = new URL(text);
-  } catch {
-    url = undefined;
-  }
+/** An http:// URL whose path prefixes every call's path; only the path is used, so a query or fragment is refused. */
+function upstreamUrl(read: EnvReader, text: string): URL {
+  const url = URL.canParse(text) ? new URL(text) : undefined;
   if (url?.protocol !== "http:" || url.search !== "" || url.hash !== "") {
-    throw new ConfigError(
-      "FLINT_UPSTREAM_URL",
-      `FLINT_UPSTREAM_URL must be an http:// URL like http://127.0.0.1:8081, was ${JSON.stringify(text)}`,
-    );
+    return read.fail("FLINT_UPSTREAM_URL", "an http:// URL like http://127.0.0.1:8081");
   }
   return url;
-}
-
-function oneOf<const T extends string>(
-  name: string,
-  value: string | undefined,
-  allowed: readonly T[],
-): T | undefined {
-  if (value === undefined) return undefined;
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw new ConfigError(name, `${name} must be one of ${allowed.join(", ")}, was ${JSON.stringify(value)}`);
-}
-
-function integer(
-  name: string,
-  value: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  const parsed = INTEGER_RE.test(value) ? Number(value) : Number.NaN;
-  if (!(parsed >= min && parsed <= max)) {
-    throw new ConfigError(
-      name,
-      `${name} must be an integer from ${min} to ${max}, was ${JSON.stringify(value)}`,
-    );
-  }
-  return parsed;
-}
-
-function duration(name: string, value: string | undefined, fallbackMs: number): number {
-  if (value === undefined) return fallbackMs;
-  let ms: number;
-  try {
-    ms = parseDurationMs(value);
-  } catch (error) {
-    if (!(error instanceof InvalidDurationError)) throw error;
-    ms = Number.NaN;
-  }
-  if (!(ms > 0)) {
-    throw new ConfigError(name, `${name} must be a duration like 30s, was ${JSON.stringify(value)}`);
-  }
-  return ms;
 }

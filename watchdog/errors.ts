@@ -1,8 +1,8 @@
-// Every error the watchdog raises, each with a stable `code`, and the one place they map to HTTP.
+// Every error the watchdog raises while starting or serving, each with a stable `code`, and the one
+// place they map to HTTP. A bad environment variable is platform/errors.ts's ConfigError instead.
 
 /** The stable codes; also the `code` field of an error response body. */
 export type WatchdogErrorCode =
-  | "CONFIG_INVALID"
   | "MODULE_LOAD_FAILED"
   | "UPSTREAM_START_FAILED"
   | "IN_FLIGHT_LIMIT"
@@ -21,18 +21,6 @@ export type WatchdogErrorCode =
 /** Base class: callers branch on `code` or `instanceof`, never on the message. */
 export abstract class WatchdogError extends Error {
   abstract readonly code: WatchdogErrorCode;
-}
-
-/** An environment variable has a value the watchdog cannot use. Thrown by `loadConfig` only. */
-export class ConfigError extends WatchdogError {
-  readonly code = "CONFIG_INVALID";
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = "ConfigError";
-  }
 }
 
 /** The module in FLINT_ENTRY could not be imported, or has no handler of the configured shape. */
@@ -188,10 +176,9 @@ export function httpStatusOf(error: unknown): number {
       return 503;
     case "CALL_TIMEOUT":
       return 504;
-    // Start-up errors (the last three) never reach a call; listed so that this switch stays exhaustive.
+    // Start-up errors (the last two) never reach a call; listed so that this switch stays exhaustive.
     case "HANDLER_FAILED":
     case "INVALID_RESULT":
-    case "CONFIG_INVALID":
     case "MODULE_LOAD_FAILED":
     case "UPSTREAM_START_FAILED":
       return 500;

@@ -1,15 +1,18 @@
 // The watchdog process: read config, build, listen, and on SIGTERM drain and exit 0.
 import { pino } from "pino";
 import { loadConfig, type WatchdogConfig } from "./config.js";
-import { ConfigError } from "./errors.js";
+import { EnvReader } from "../platform/env.js";
+import { ConfigError } from "../platform/errors.js";
 import { awaitSpecialization, type Specialization } from "./pool.js";
 import { Watchdog } from "./watchdog.js";
 
 // FLINT_POOL=1: start as a generic runtime and become a function on POST /_/specialize (pool.ts).
 let specialization: Specialization | undefined;
 if (process.env["FLINT_POOL"] === "1") {
-  const host = process.env["FLINT_HOST"] ?? "0.0.0.0";
-  const port = Number(process.env["FLINT_PORT"] ?? "8080");
+  const { host, port } = configOrExit(() => {
+    const read = new EnvReader(process.env);
+    return { host: read.string("FLINT_HOST", "0.0.0.0"), port: read.integer("FLINT_PORT", 8080, 0, 65_535) };
+  });
   specialization = await awaitSpecialization(host, port, (address) =>
     process.stdout.write(
       `${JSON.stringify({ level: 30, time: Date.now(), pid: process.pid, port: address.port, msg: "pooled" })}\n`,
@@ -25,14 +28,21 @@ if (process.env["FLINT_POOL"] === "1") {
   }
 }
 
-let config: WatchdogConfig;
-try {
-  config = loadConfig(process.env);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  specialization?.reply(400, { error: error.message });
-  process.stderr.write(`flint watchdog: invalid configuration: ${error.message}\n`);
-  process.exit(1);
+const config: WatchdogConfig = configOrExit(() => loadConfig(process.env));
+
+/**
+ * `load()`, or on a ConfigError one line on stderr and exit 1, as the gateway and the controller do;
+ * a pooled runtime also answers its specialization request with 400 and the message.
+ */
+function configOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    specialization?.reply(400, { error: error.message });
+    process.stderr.write(`flint watchdog: invalid configuration: ${error.message}\n`);
+    process.exit(1);
+  }
 }
 
 // Synchronous writes (pino's default): call lines are already batched, one write per event-loop turn

@@ -1,12 +1,14 @@
-// What the gateway reads from the environment on top of gateway/config.ts to run on Kubernetes:
-// which platform, which namespaces, the NATS bus, and how long an informer may fail.
-import { InvalidDurationError, isValidFunctionName, parseDurationMs } from "../../api/index.js";
+// What the gateway reads from the environment on top of gateway/config.ts to run on Kubernetes
+// (which platform, which namespaces, the NATS bus, how long an informer may fail), and the one
+// reader of namespace names that the gateway and the controller share.
+import { isValidFunctionName } from "../../api/index.js";
 import { ConfigError } from "../errors.js";
+import { EnvReader, type Env } from "../env.js";
 
 /** Where the gateway's ports come from. */
 export type Platform = "embedded" | "kubernetes";
 
-/** The namespaces whose Functions and EndpointSlices the gateway watches. */
+/** The namespaces whose Functions (and EndpointSlices, Deployments, Services) are watched. */
 export type WatchedNamespaces = "all" | readonly string[];
 
 export interface KubernetesGatewayConfig {
@@ -25,54 +27,46 @@ export interface KubernetesGatewayConfig {
   readonly informerGraceMs: number;
 }
 
+const PLATFORMS = ["kubernetes", "embedded"] as const;
+
 /** FLINT_PLATFORM: `kubernetes` (the Helm chart sets it), or unset / `embedded` for in-memory ports. */
-export function platformOf(env: Readonly<Record<string, string | undefined>>): Platform {
-  const text = env["FLINT_PLATFORM"];
-  if (text === undefined || text === "" || text === "embedded") return "embedded";
-  if (text === "kubernetes") return "kubernetes";
-  throw new ConfigError(
-    "FLINT_PLATFORM",
-    `FLINT_PLATFORM must be kubernetes or embedded, was ${JSON.stringify(text)}`,
-  );
+export function platformOf(env: Env): Platform {
+  return new EnvReader(env).oneOf("FLINT_PLATFORM", PLATFORMS, "embedded");
 }
 
-export function loadKubernetesConfig(
-  env: Readonly<Record<string, string | undefined>>,
-): KubernetesGatewayConfig {
-  const natsUrl = env["NATS_URL"];
-  if (natsUrl === undefined || natsUrl === "") {
+export function loadKubernetesConfig(env: Env): KubernetesGatewayConfig {
+  const read = new EnvReader(env);
+  const natsUrl = read.string("NATS_URL");
+  if (natsUrl === undefined) {
     throw new ConfigError(
       "NATS_URL",
       "NATS_URL is required when FLINT_PLATFORM=kubernetes: the gateway sends concurrency samples and activation requests to the autoscaler over NATS",
     );
   }
   return Object.freeze({
-    namespaces: watchedNamespaces(env["FLINT_NAMESPACES"]),
+    namespaces: readNamespaces(read),
     natsUrl,
-    informerGraceMs: graceMs(env["FLINT_INFORMER_GRACE"]),
+    informerGraceMs: read.durationMs("FLINT_INFORMER_GRACE", 60_000, 0),
   });
 }
 
-function watchedNamespaces(text: string | undefined): WatchedNamespaces {
-  const trimmed = text?.trim() ?? "";
-  if (trimmed === "" || trimmed === "*") return "all";
-  const list = [...new Set(trimmed.split(",").map((part) => part.trim()))];
-  const bad = list.find((name) => !isValidFunctionName(name));
-  if (bad !== undefined) {
-    throw new ConfigError(
-      "FLINT_NAMESPACES",
-      `FLINT_NAMESPACES must be * or a comma-separated list of namespace names (DNS-1123 labels), was ${JSON.stringify(text)}`,
-    );
-  }
-  return Object.freeze(list);
+/**
+ * FLINT_NAMESPACES, for the gateway and the controller alike: unset, empty or `*` is "all", else a
+ * comma-separated list of namespace names (DNS-1123 labels), trimmed, each kept once, frozen.
+ */
+export function readNamespaces(read: EnvReader): WatchedNamespaces {
+  const text = read.string("FLINT_NAMESPACES")?.trim();
+  if (text === undefined || text === "" || text === "*") return "all";
+  const list = read.list(
+    "FLINT_NAMESPACES",
+    "* or a comma-separated list of namespace names (DNS-1123 labels)",
+    isValidFunctionName,
+  );
+  return Object.freeze([...new Set(list)]);
 }
 
-function graceMs(text: string | undefined): number {
-  if (text === undefined || text === "") return 60_000;
-  try {
-    return parseDurationMs(text);
-  } catch (error) {
-    if (!(error instanceof InvalidDurationError)) throw error;
-    throw new ConfigError("FLINT_INFORMER_GRACE", `FLINT_INFORMER_GRACE ${error.message}`);
-  }
+/** One namespace name (a DNS-1123 label) in `name`, or `fallback` when unset. */
+export function readNamespaceName(read: EnvReader, name: string, fallback: string): string {
+  const namespace = read.string(name, fallback);
+  return isValidFunctionName(namespace) ? namespace : read.fail(name, "a namespace name (DNS-1123 label)");
 }
