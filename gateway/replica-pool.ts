@@ -1,5 +1,6 @@
-// The dispatcher: per function, its replicas and in-flight counts, least-loaded choice under the hard
-// per-replica limit, and the bounded queue that holds calls while the function activates or is busy.
+// ReplicaPool: per function, its replicas and in-flight counts, least-loaded choice under the hard
+// per-replica limit, and the bounded queue that holds calls while the function activates (through
+// its Activator, activator.ts) or is busy.
 import { functionKey, parseDurationMs, type FunctionRef, type FunctionResource } from "../api/index.js";
 import type { Logger } from "pino";
 import {
@@ -11,6 +12,7 @@ import {
   type KnownError,
 } from "./errors.js";
 import type { Clock, Endpoint, EndpointState, ScaleTarget } from "../platform/ports.js";
+import { Activator } from "./activator.js";
 import { Replica } from "./replica.js";
 import { ConcurrencyWindow } from "./stats.js";
 
@@ -119,8 +121,6 @@ export class ReplicaPool {
   inFlight = 0;
   /** Calls waiting in the queue. */
   queueLength = 0;
-  /** Activation pokes sent. */
-  activations = 0;
 
   private readonly replicas = new Map<string, Replica>();
   /** The replicas in state `ready`, in arrival order: scanned on every call, so kept as an array. */
@@ -130,8 +130,7 @@ export class ReplicaPool {
   private head: QueueTicket | undefined;
   private tail: QueueTicket | undefined;
   private cancelExpiry: (() => void) | undefined;
-  /** When the outstanding activation poke was sent; undefined when none is outstanding. */
-  private activationSentMs: number | undefined;
+  private readonly activator: Activator;
   private readonly probing = new Set<Replica>();
   private closed = false;
 
@@ -140,6 +139,20 @@ export class ReplicaPool {
     this.key = functionKey(options.ref);
     this.settings = options.settings;
     this.window = new ConcurrencyWindow(options.clock.now());
+    const { clock, scaleTarget, logger, onActivation, limits } = options;
+    this.activator = new Activator({
+      ref: options.ref,
+      clock,
+      scaleTarget,
+      logger,
+      activationTimeoutMs: limits.activationTimeoutMs,
+      onActivation: onActivation === undefined ? undefined : () => onActivation(this),
+    });
+  }
+
+  /** Activation pokes sent. */
+  get activations(): number {
+    return this.activator.sent;
   }
 
   get readyReplicas(): number {
@@ -208,7 +221,7 @@ export class ReplicaPool {
     this.tail = ticket;
     this.queueLength++;
     this.window.enqueue(nowMs);
-    if (cold && this.activationSentMs === undefined) this.activate();
+    if (cold) this.activator.request(this.queueLength);
     this.armExpiry();
     return ticket;
   }
@@ -347,7 +360,7 @@ export class ReplicaPool {
     this.window.dequeue(this.options.clock.now());
   }
 
-  // --- Deadlines and activation ------------------------------------------------------------------
+  // --- Deadlines ---------------------------------------------------------------------------------
 
   /**
    * Every call waits the same time at most, so deadlines run in queue order and one timer, set for
@@ -375,36 +388,10 @@ export class ReplicaPool {
           : new QueueTimeoutError(this.key, limits.activationTimeoutMs, limits.retryAfterSeconds),
       );
     }
-    // An activation that has not produced a replica within the wait limit has failed; calls still
-    // waiting (or the next to arrive) ask again rather than trust a poke that was lost.
-    if (
-      cold &&
-      this.activationSentMs !== undefined &&
-      nowMs - this.activationSentMs >= limits.activationTimeoutMs
-    ) {
-      this.options.logger.warn(
-        { waitedMs: nowMs - this.activationSentMs },
-        "activation produced no ready replica in time",
-      );
-      this.activationSentMs = undefined;
-      if (this.head !== undefined) this.activate();
-    }
+    // Calls still waiting (or the next to arrive) ask again rather than trust a lost poke.
+    if (cold) this.activator.checkOverdue(this.queueLength);
     this.armExpiry();
   };
-
-  private activate(): void {
-    const { clock, scaleTarget, logger, onActivation } = this.options;
-    this.activationSentMs = clock.now();
-    this.activations++;
-    onActivation?.(this);
-    logger.info({ waiting: this.queueLength }, "no ready replica; activating");
-    const failed = (error: unknown): void => logger.error({ err: error }, "activation request failed");
-    try {
-      scaleTarget.activate(this.ref).catch(failed);
-    } catch (error) {
-      failed(error);
-    }
-  }
 
   // --- Replica states and probes -----------------------------------------------------------------
 
@@ -433,10 +420,10 @@ export class ReplicaPool {
       if (replica.state === "starting" && !this.probing.has(replica)) this.startProbing(replica);
     }
     if (this.ready.length > 0) {
-      this.activationSentMs = undefined;
+      this.activator.satisfied();
       this.drainQueue();
-    } else if (this.head !== undefined && this.activationSentMs === undefined) {
-      this.activate();
+    } else if (this.head !== undefined) {
+      this.activator.request(this.queueLength);
     }
   }
 

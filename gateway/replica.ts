@@ -1,5 +1,5 @@
-// One replica of a function as the dispatcher sees it: its address, its calls in flight, and a
-// keep-alive connection pool bounded to what the dispatcher will ever send it.
+// One replica of a function as its ReplicaPool sees it: its address, its calls in flight, and a
+// keep-alive connection pool bounded to what the pool will ever send it.
 import { Pool } from "undici";
 
 /**
