@@ -65,7 +65,7 @@ export class NamespaceNotWatchedError extends StoreError {
 
 /**
  * An environment variable has a value a component cannot use: thrown by every `loadConfig`, and
- * reported by each `main` as one line naming the variable, before it exits with status 2.
+ * reported by each `main` as one line naming the variable, before it exits with status 1.
  */
 export class ConfigError extends Error {
   readonly code = "CONFIG_INVALID";
