@@ -1,4 +1,4 @@
-// Jest in ESM mode: ts-jest transpiles each file (no type check here; `npm run typecheck` does that).
+// Jest in ESM mode: ts-jest transpiles each file (no type check here; `npm run build:dev` does that).
 /** @type {import('jest').Config} */
 export default {
   testEnvironment: "node",

@@ -29,7 +29,7 @@ import { decideAll, type FunctionTick } from "../autoscaler/tick.js";
 import type { Observation, ScalingPolicy } from "../autoscaler/types.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** bench/out in the source tree (this file runs from dist/bench). */
+/** bench/out in the source tree (this file runs from build/bench). */
 const outDir = join(here, "..", "..", "bench", "out");
 const FIXED_CURVE = ["1m", "5m", "10m", "20m", "60m"] as const;
 /** The policy names the curve's keep-alives get (60m is written 1h). */

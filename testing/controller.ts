@@ -56,7 +56,7 @@ export interface ApiServerWithCrd {
  * Throws (failing the suite's beforeAll) if the CRD is refused.
  */
 export async function startApiServerWithCrd(namespace: string): Promise<ApiServerWithCrd> {
-  // (e2e/cluster/testing.ts's step() needs Jest's globals, and this file is also built by tsc.)
+  // (testing/cluster.ts's step() needs Jest's globals, and this file is also built by tsc.)
   const cp = await startControlPlane({
     controllerManager: true,
     log: (line) => process.stderr.write(`[api-server] ${line}\n`),
