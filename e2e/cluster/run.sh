@@ -24,6 +24,8 @@ command -v openssl > /dev/null || fail "needs openssl (apt-get install openssl)"
 
 bin_dir="$(e2e/cluster/build.sh | tail -n 1)"
 npm run build --silent
+# Test fixtures that run as processes are compiled by build:dev into build/ (npm test has run it).
+[[ -f build/testing/fixtures/gateway-process.js ]] || npm run build:dev --silent
 
 ns="flint-e2e-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
 cleanup() {
@@ -73,4 +75,4 @@ echo "run.sh: running ${scope[*]:-every test} in network namespace $ns (binaries
 # after the summary; each suite still cleans up its own processes in afterAll.
 FLINT_E2E_CLUSTER=1 FLINT_E2E_NETNS="$ns" FLINT_K8S_BIN_DIR="$bin_dir" \
   ip netns exec "$ns" node --experimental-vm-modules --no-warnings=ExperimentalWarning \
-  node_modules/jest/bin/jest.js "${scope[@]}" "$@" --runInBand --forceExit --testPathIgnorePatterns='/node_modules/|/dist/'
+  node_modules/jest/bin/jest.js "${scope[@]}" "$@" --runInBand --forceExit --testPathIgnorePatterns='/node_modules/|/dist/|/build/'
