@@ -150,6 +150,7 @@ function decideKpa(
 }
 
 /** Every state is built here, so all have one shape (V8 keeps property access fast on a single shape). */
+// eslint-disable-next-line max-params -- one constructor for every state, so V8 keeps a single object shape (see above)
 function kpaState(
   window: SecondWindow,
   desired: number,

@@ -79,7 +79,7 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kube-controller-ma
           const found = condition(fn, type);
           return found?.status === status && (reason === undefined || found.reason === reason);
         },
-        60_000,
+        { timeoutMs: 60_000 },
       );
       return fn as FunctionResource;
     }
@@ -136,7 +136,7 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kube-controller-ma
         async () =>
           (await apps.readNamespacedDeployment({ namespace, name })).spec?.template.spec?.containers[0]
             ?.image === "registry.example/r:2",
-        60_000,
+        { timeoutMs: 60_000 },
       );
       const deployment = await apps.readNamespacedDeployment({ namespace, name });
       expect(deployment.spec?.replicas).toBe(2);
@@ -144,7 +144,7 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kube-controller-ma
       await waitFor(
         "observedGeneration 2",
         async () => (await readFunction(name)).status?.observedGeneration === 2,
-        60_000,
+        { timeoutMs: 60_000 },
       );
       expect(fn.metadata.generation).toBe(2);
     });
@@ -226,7 +226,7 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kube-controller-ma
             (await gone(core.readNamespacedService({ namespace, name })))
           );
         },
-        110_000,
+        { timeoutMs: 110_000 },
       );
       // The garbage collector notices a new CRD on its next discovery pass (every 30 s).
     }, 120_000);

@@ -1,23 +1,12 @@
 // Header handling for the proxy: one pass over the raw request headers, hop-by-hop headers dropped
 // both ways (RFC 9110 §7.6.1), X-Call-Id and X-Forwarded-* set, response trailers passed on.
-
-/** Headers that describe one connection, not the message: never forwarded. */
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "proxy-connection",
-  "te",
-  "transfer-encoding",
-  "upgrade",
-]);
+import { HOP_BY_HOP_HEADERS } from "../platform/http-headers.js";
 
 /**
  * Request headers never forwarded: the hop-by-hop ones, and Trailer, because the gateway does not
  * pass request trailers on (its upstream client cannot send them; RFC 9110 §6.5.1 lets it drop them).
  */
-const NOT_FORWARDED_ON_REQUEST = new Set([...HOP_BY_HOP, "trailer"]);
+const NOT_FORWARDED_ON_REQUEST = new Set([...HOP_BY_HOP_HEADERS, "trailer"]);
 
 /** Request headers the gateway answers or replaces itself. Expect: the gateway already sent 100 Continue. */
 const REPLACED_ON_REQUEST = new Set([
@@ -52,6 +41,7 @@ export interface RequestHead {
   readonly sizeBytes: number;
 }
 
+// eslint-disable-next-line complexity -- one pass over the raw headers on the hot path: a branch per header it reads
 export function readRequestHead(raw: readonly string[]): RequestHead {
   const forward: string[] = [];
   let callId: string | undefined;
@@ -151,7 +141,7 @@ export function downstreamHeaders(
     const name = latin1(raw[i]);
     const value = latin1(raw[i + 1]);
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower)) {
+    if (HOP_BY_HOP_HEADERS.has(lower)) {
       if (lower === "connection") connection = connection === undefined ? value : `${connection},${value}`;
       continue;
     }

@@ -157,6 +157,7 @@ export class CallHandler {
   }
 
   /** Answers a call that never reached a function. */
+  // eslint-disable-next-line max-params -- hot path: positional arguments, no options object per refused call
   private refuse(
     req: IncomingMessage,
     res: ServerResponse,
@@ -207,6 +208,7 @@ class ProxyCall extends PooledCall implements Dispatcher.DispatchHandler {
   private upstreamBroke = false;
   private finished = false;
 
+  // eslint-disable-next-line max-params -- one object per call on the hot path: its fields are its constructor parameters, one allocation
   constructor(
     private readonly handler: CallHandler,
     private readonly route: FunctionRoute,

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_WATCHDOG_IMAGE } from "../controller/config.js";
+import { PLATFORM_IMAGES } from "../testing/images.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
@@ -41,22 +42,7 @@ function args(stage: Instruction[], keyword: string): string[] {
     .map((instruction) => instruction.args);
 }
 
-/** The platform images: Dockerfile, the compiled entrypoint it runs, and how its runtime stage starts it. */
-const PLATFORM = [
-  { file: "gateway.Dockerfile", entry: "dist/gateway/main.js", run: ["CMD", '["dist/gateway/main.js"]'] },
-  {
-    file: "controller.Dockerfile",
-    entry: "dist/controller/main.js",
-    run: ["CMD", '["dist/controller/main.js"]'],
-  },
-  {
-    file: "watchdog.Dockerfile",
-    entry: "dist/watchdog/main.js",
-    run: ["ENTRYPOINT", '["/usr/bin/tini", "--", "node", "/flint/dist/watchdog/main.js"]'],
-  },
-] as const;
-
-describe.each(PLATFORM)("images/$file", ({ file, entry, run }) => {
+describe.each(PLATFORM_IMAGES)("images/$file", ({ file, entry, run }) => {
   it("builds in one stage and runs in another, from the repository's compiled output", () => {
     const all = stages(file);
     expect(all.length).toBeGreaterThanOrEqual(2);

@@ -111,7 +111,9 @@ describe("NatsBus on a real nats-server", () => {
     gatewayBus.publishConcurrency(sample());
     await gatewayBus.activate({ namespace: "team", name: "hello" });
     await gatewayBus.scale({ namespace: "team", name: "hello" }, 4);
-    await waitFor("the three messages", () => samples.length === 1 && requests.length === 2, 20_000);
+    await waitFor("the three messages", () => samples.length === 1 && requests.length === 2, {
+      timeoutMs: 20_000,
+    });
     expect(samples).toEqual([sample()]);
     expect(requests).toEqual([
       { type: "activate", ref: { namespace: "team", name: "hello" } },
@@ -127,7 +129,7 @@ describe("NatsBus on a real nats-server", () => {
     raw.publish(BUS_SUBJECTS.scale, JSON.stringify({ namespace: "team", name: "hello", replicas: "two" }));
     // Published after the bad ones on the same connection, so it arrives after them.
     raw.publish(BUS_SUBJECTS.concurrency, JSON.stringify(sample({ requests: 99 })));
-    await waitFor("the valid sample", () => samples.length === 1, 20_000);
+    await waitFor("the valid sample", () => samples.length === 1, { timeoutMs: 20_000 });
     expect(samples[0]?.requests).toBe(99);
     expect(requests).toEqual([]);
     expect(autoscalerBus.counts().malformed - before).toBe(4);
@@ -138,11 +140,13 @@ describe("NatsBus on a real nats-server", () => {
     const stop = autoscalerBus.onConcurrency((received) => seen.push(received));
     await autoscalerBus.nc.flush();
     gatewayBus.publishConcurrency(sample({ requests: 1 }));
-    await waitFor("the first sample", () => seen.length === 1 && samples.length === 1, 20_000);
+    await waitFor("the first sample", () => seen.length === 1 && samples.length === 1, { timeoutMs: 20_000 });
     stop();
     await autoscalerBus.nc.flush();
     gatewayBus.publishConcurrency(sample({ requests: 2 }));
-    await waitFor("the second sample on the other listener", () => samples.length === 2, 20_000);
+    await waitFor("the second sample on the other listener", () => samples.length === 2, {
+      timeoutMs: 20_000,
+    });
     expect(seen.map((s) => s.requests)).toEqual([1]);
   });
 
@@ -157,7 +161,7 @@ describe("NatsBus on a real nats-server", () => {
 
   it("drops samples while NATS is down, and both sides carry on after it restarts", async () => {
     gatewayBus.publishConcurrency(sample({ requests: 1 }));
-    await waitFor("a sample before the restart", () => samples.length === 1, 20_000);
+    await waitFor("a sample before the restart", () => samples.length === 1, { timeoutMs: 20_000 });
 
     await nats.stop("SIGKILL");
     await waitFor(
@@ -167,7 +171,7 @@ describe("NatsBus on a real nats-server", () => {
         gatewayBus.publishConcurrency(sample({ requests: 2 }));
         return gatewayBus.counts().dropped > before;
       },
-      20_000,
+      { timeoutMs: 20_000 },
     );
     // Kept for sending (bounded), not thrown.
     await expect(gatewayBus.activate({ namespace: "team", name: "hello" })).resolves.toBeUndefined();
@@ -180,14 +184,12 @@ describe("NatsBus on a real nats-server", () => {
         gatewayBus.publishConcurrency(sample({ requests: 3 }));
         return samples.some((s) => s.requests === 3);
       },
-      30_000,
+      { timeoutMs: 30_000 },
     );
     requests.length = 0;
     await gatewayBus.scale({ namespace: "team", name: "hello" }, 2);
-    await waitFor(
-      "a scale request after the restart",
-      () => requests.some((r) => r.type === "scale"),
-      20_000,
-    );
+    await waitFor("a scale request after the restart", () => requests.some((r) => r.type === "scale"), {
+      timeoutMs: 20_000,
+    });
   }, 90_000);
 });

@@ -14,12 +14,22 @@ import { loadConfig } from "../gateway/config.js";
 import { MemoryFunctionStore } from "../platform/function-store.js";
 import { createGateway, type Gateway, type GatewayDeps } from "../gateway/gateway.js";
 import { MemoryEndpointSource } from "../platform/memory.js";
-import type { Bus, Clock, ConcurrencySample, Endpoint, FunctionRuntime, ScaleTarget } from "../platform/ports.js";
+import type {
+  Bus,
+  Clock,
+  ConcurrencySample,
+  Endpoint,
+  FunctionRuntime,
+  ScaleTarget,
+} from "../platform/ports.js";
+
+/** The one waitFor of the test toolkit, here too for the tests that import the rest of this file. */
+export { waitFor } from "./wait.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
 export const WATCHDOG_MAIN = join(root, "dist", "watchdog", "main.js");
-export const HANDLER = join(here, "handler.mjs");
+export const HANDLER = join(here, "testdata", "handler.mjs");
 export const TOKEN = "test-token-0123456789";
 
 /** Every replica process still running: killed when the test process exits, however a test ended. */
@@ -77,9 +87,13 @@ export async function startReplica(
   const lines = createInterface({ input: child.stdout });
   const port = await new Promise<number>((resolve, reject) => {
     let port: number | undefined;
-    const fail = (why: string): void => reject(new Error(`replica ${id}: ${why}\n${stderr.join("")}`));
+    // The watchdog logs to stdout: a replica that fails to start says why there, not on stderr.
+    const early: string[] = [];
+    const fail = (why: string): void =>
+      reject(new Error(`replica ${id}: ${why}\n${early.join("\n")}\n${stderr.join("")}`));
     const timer = setTimeout(() => fail("no listening line within 20 s"), 20_000);
     lines.on("line", (line) => {
+      if (early.length < 20) early.push(line);
       let entry: { msg?: string; port?: number };
       try {
         entry = JSON.parse(line) as { msg?: string; port?: number };
@@ -254,17 +268,4 @@ export function call(
     req.on("error", reject);
     req.end(init.body);
   });
-}
-
-/** Polls `check` every 10 ms until it returns true, failing after `timeoutMs`. */
-export async function waitFor(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 15_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }

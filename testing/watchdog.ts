@@ -6,6 +6,9 @@ import { dirname, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 
+/** The one waitFor of the test toolkit, here too for the tests that import the rest of this file. */
+export { waitFor } from "./wait.js";
+
 /** The repository root: tests run the built watchdog, so `npm test` builds first. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const WATCHDOG_MAIN = join(REPO_ROOT, "dist", "watchdog", "main.js");
@@ -225,26 +228,6 @@ export function call(
       body.pipe(req);
     }
   });
-}
-
-/** Polls `check` until it returns true, every `intervalMs`, failing after `timeoutMs`. */
-export async function waitFor(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  { timeoutMs = 15_000, intervalMs = 20 }: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let ok = false;
-    try {
-      ok = await check();
-    } catch {
-      ok = false;
-    }
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
-    await new Promise((resolveSleep) => setTimeout(resolveSleep, intervalMs));
-  }
 }
 
 /** A metric's value from /_/metrics, for a series whose label text matches exactly (e.g. `code="200"`). */

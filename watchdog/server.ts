@@ -357,6 +357,7 @@ function ignoreError(): void {}
 class Tunnel implements UpgradeCall {
   settled = false;
 
+  // eslint-disable-next-line max-params -- one object per upgraded connection: its fields are its constructor parameters, one allocation
   constructor(
     private readonly finish: (tunnel: Tunnel, outcome: number | WatchdogError) => void,
     readonly id: string,
@@ -380,6 +381,7 @@ class ActiveCall implements Call {
   private abortReason: unknown;
   private cleanup: (() => void) | undefined;
 
+  // eslint-disable-next-line max-params -- one object per call on the hot path: its fields are its constructor parameters, one allocation
   constructor(
     private readonly finish: (call: ActiveCall, error: unknown) => void,
     readonly id: string,

@@ -117,6 +117,7 @@ interface Replica {
  * Ticks run every `tickMs` up to `horizonMs`; an arrival with no replica at all pokes the policy at once.
  * After the horizon, what is in flight or queued still finishes (for its latency), uncounted in replica-time.
  */
+// eslint-disable-next-line max-lines-per-function, complexity -- the simulator's event loop for one function: its steps share a dozen locals, and splitting it would thread them through every call
 export function simulateFunction(
   fn: FunctionWorkload,
   policy: ScalingPolicy,

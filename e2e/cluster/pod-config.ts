@@ -137,6 +137,7 @@ function selectKey(
 }
 
 /** The downward API fields Kubernetes allows in env and downwardAPI volumes. */
+// eslint-disable-next-line complexity -- one case per downward-API field the process kubelet supports, as the kubelet's own switch
 export function fieldValue(pod: V1Pod, fieldRef: V1ObjectFieldSelector, addresses: PodAddresses): string {
   const path = fieldRef.fieldPath;
   const keyed = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);

@@ -14,7 +14,6 @@ import {
   CallNotFoundError,
   ClientClosedError,
   DeadLetterNotFoundError,
-  type KnownError,
   isKnownError,
   MissingHostError,
   UnauthorizedError,
@@ -218,6 +217,7 @@ export class AsyncCalls {
     await this.options.records.put({ ...rest, state: "queued", updatedAtMs: nowMs });
   }
 
+  // eslint-disable-next-line complexity -- each early refusal (auth, name, body, idempotency, queue) is one branch of the intake, in the order a caller meets them
   private async accept(
     req: IncomingMessage,
     head: RequestHead,

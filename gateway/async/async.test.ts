@@ -128,7 +128,7 @@ describe.each([
         last = await record(callId);
         return ["succeeded", "failed", "dead"].includes(last.state);
       },
-      timeoutMs,
+      { timeoutMs: timeoutMs },
     );
     return last as CallRecord;
   }
@@ -260,7 +260,7 @@ describe.each([
         body: "cb",
       });
       const callId = reply.headers["x-call-id"] as string;
-      await waitFor("the callback", () => receiver.received.length === 1, 30_000);
+      await waitFor("the callback", () => receiver.received.length === 1, { timeoutMs: 30_000 });
       const [delivered] = receiver.received;
       expect(delivered?.body).toBe("done cb attempt=1");
       expect(delivered?.headers).toMatchObject({
@@ -356,7 +356,7 @@ describe.each([
         accepted = await call(`${gw.url}/async-function/worker/ok`, { method: "POST", body: "after" });
         return accepted.status === 202;
       },
-      30_000,
+      { timeoutMs: 30_000 },
     );
     expect((await finalRecord(accepted?.headers["x-call-id"] as string, 30_000)).state).toBe("succeeded");
   }, 60_000);

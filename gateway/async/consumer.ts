@@ -224,6 +224,7 @@ export class FunctionConsumer {
     }
   }
 
+  // eslint-disable-next-line complexity -- one async attempt from delivery to ack/nak/dead letter: each outcome is a branch, kept together so the ack rules read in one place
   private async process(delivery: Delivery): Promise<void> {
     const { call } = delivery;
     const { records, queue, clock, metrics } = this.deps;

@@ -125,14 +125,14 @@ describe("async delivery under failure", () => {
     const submitting = Promise.all(Array.from({ length: SUBMITTERS }, submitter));
 
     // Mid-run: kill the second consumer while it has calls in flight, then bring it back.
-    await waitFor("a quarter of the calls to run", () => seen.size >= CALLS / 4, 120_000);
+    await waitFor("a quarter of the calls to run", () => seen.size >= CALLS / 4, { timeoutMs: 120_000 });
     victim.child.kill("SIGKILL");
     console.log(`killed the consuming gateway after ${seen.size} calls had reached the function`);
     victim = await startGatewayProcess(env("victim-2"));
     gateways.push(victim);
 
     // Then restart nats-server on the same port and store.
-    await waitFor("half of the calls to run", () => seen.size >= CALLS / 2, 120_000);
+    await waitFor("half of the calls to run", () => seen.size >= CALLS / 2, { timeoutMs: 120_000 });
     await nats.stop("SIGTERM");
     await nats.start();
     console.log(`restarted nats-server after ${seen.size} calls had reached the function`);
@@ -161,7 +161,7 @@ describe("async delivery under failure", () => {
           }
           return ended === CALLS;
         },
-        180_000,
+        { timeoutMs: 180_000 },
       );
       expect(states).toEqual({ succeeded: CALLS });
     } finally {

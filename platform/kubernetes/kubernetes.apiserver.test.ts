@@ -271,13 +271,13 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kubectl"]))(
         const before = await newStore([watched]).create(makeFunction("before", {}, watched));
         const watcher = newStore([watched]);
         const events = watchEvents(watcher);
-        await waitFor("the sync", () => events.includes("synced"), 30_000);
+        await waitFor("the sync", () => events.includes("synced"), { timeoutMs: 30_000 });
         expect(events).toEqual([`put ${watched}/before@1`, "synced"]);
 
         await watcher.create(makeFunction("after", {}, watched));
         await watcher.update({ ...before, spec: { ...before.spec, timeout: "9s" } });
         await watcher.delete({ namespace: watched, name: "before" });
-        await waitFor("three changes", () => events.length === 5, 30_000);
+        await waitFor("three changes", () => events.length === 5, { timeoutMs: 30_000 });
         expect(events.slice(2)).toEqual([
           `put ${watched}/after@1`,
           `put ${watched}/before@2`,
@@ -295,9 +295,11 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kubectl"]))(
         const skew = await createNamespace("skew");
         const watcher = newStore([skew]);
         const events = watchEvents(watcher);
-        await waitFor("the sync", () => events.includes("synced"), 30_000);
+        await waitFor("the sync", () => events.includes("synced"), { timeoutMs: 30_000 });
         const valid = await watcher.create(makeFunction("drifts", {}, skew));
-        await waitFor("the valid version", () => events.includes(`put ${skew}/drifts@1`), 30_000);
+        await waitFor("the valid version", () => events.includes(`put ${skew}/drifts@1`), {
+          timeoutMs: 30_000,
+        });
 
         step("a timeout the loosened CRD accepts and api/ validateFunction does not");
         await custom.replaceNamespacedCustomObject({
@@ -307,7 +309,7 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kubectl"]))(
         });
         await applyRaw(skew, "never-valid", { handler: { mode: "module", entry: "h.js" }, timeout: "later" });
         await watcher.create(makeFunction("marker", {}, skew));
-        await waitFor("the marker", () => events.includes(`put ${skew}/marker@1`), 30_000);
+        await waitFor("the marker", () => events.includes(`put ${skew}/marker@1`), { timeoutMs: 30_000 });
         expect(events).toEqual(["synced", `put ${skew}/drifts@1`, `put ${skew}/marker@1`]);
         expect(await watcher.get({ namespace: skew, name: "never-valid" })).toBeUndefined();
         expect((await watcher.list(skew)).map((fn) => fn.metadata.name)).toEqual(["marker"]);
@@ -372,7 +374,7 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kubectl"]))(
             ns,
           ),
         );
-        await waitFor("the three replicas", () => sets.length === 2, 30_000);
+        await waitFor("the three replicas", () => sets.length === 2, { timeoutMs: 30_000 });
         expect(sets[1]).toEqual([
           "hello-1 10.88.5.1:8080 ready",
           "hello-2 10.88.5.2:8080 draining",
@@ -399,19 +401,19 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kubectl"]))(
             ],
           },
         });
-        await waitFor("the update", () => sets.length === 3, 30_000);
+        await waitFor("the update", () => sets.length === 3, { timeoutMs: 30_000 });
         expect(sets[2]).toEqual(["hello-1 10.88.5.1:8080 ready", "hello-3 10.88.5.3:8080 ready"]);
 
         step("a second slice of the same Service adds to the set");
         await createSlice(
           endpointSlice("hello-def", "hello", [{ addresses: ["10.88.5.4"], pod: "hello-4" }], ns),
         );
-        await waitFor("the second slice", () => sets.length === 4, 30_000);
+        await waitFor("the second slice", () => sets.length === 4, { timeoutMs: 30_000 });
         expect(sets[3]).toHaveLength(3);
 
         await discovery.deleteNamespacedEndpointSlice({ name: "hello-abc", namespace: ns });
         await discovery.deleteNamespacedEndpointSlice({ name: "hello-def", namespace: ns });
-        await waitFor("the empty set", () => sets.at(-1)?.length === 0, 30_000);
+        await waitFor("the empty set", () => sets.at(-1)?.length === 0, { timeoutMs: 30_000 });
         expect(source.informers.healthy()).toBe(true);
       });
 
@@ -423,7 +425,9 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kubectl"]))(
         const marker = endpointSlice("marker-abc", "marker", [{ addresses: ["10.88.6.2"], pod: "m" }], ns);
         await createSlice(marker);
         await source.informers.whenSynced();
-        await waitFor("the marker", () => source.get({ namespace: ns, name: "marker" }).length === 1, 30_000);
+        await waitFor("the marker", () => source.get({ namespace: ns, name: "marker" }).length === 1, {
+          timeoutMs: 30_000,
+        });
         expect(source.get({ namespace: ns, name: "foreign" })).toEqual([]);
       });
 
@@ -435,12 +439,14 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kubectl"]))(
         await createSlice(
           endpointSlice("outage-a", "outage", [{ addresses: ["10.88.7.1"], pod: "outage-1" }], ns),
         );
-        await waitFor("the first replica", () => sets.at(-1)?.length === 1, 30_000);
+        await waitFor("the first replica", () => sets.at(-1)?.length === 1, { timeoutMs: 30_000 });
         expect(source.informers.healthy()).toBe(true);
 
         step("the API server becomes unreachable for the source");
         await proxy.cut();
-        await waitFor("the informer to report failure", () => !source.informers.healthy(), 30_000);
+        await waitFor("the informer to report failure", () => !source.informers.healthy(), {
+          timeoutMs: 30_000,
+        });
         expect(source.informers.failingSinceMs()).toBeDefined();
         expect(sets.at(-1)).toEqual(["outage-1 10.88.7.1:8080 ready"]);
         await discovery.deleteNamespacedEndpointSlice({ name: "outage-a", namespace: ns });
@@ -453,9 +459,9 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kubectl"]))(
         await waitFor(
           "the changes made during the outage",
           () => sets.at(-1)?.join() === "outage-2 10.88.7.2:8080 ready",
-          30_000,
+          { timeoutMs: 30_000 },
         );
-        await waitFor("health", () => source.informers.healthy(), 30_000);
+        await waitFor("health", () => source.informers.healthy(), { timeoutMs: 30_000 });
         await proxy.close();
         proxy = undefined;
       }, 90_000);
@@ -512,7 +518,9 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kubectl"]))(
         closers.push(() => gateway.close());
         const { port } = await gateway.listen();
         const url = `http://127.0.0.1:${port}`;
-        await waitFor("the gateway to be ready", () => gateway.ready() && platform.ready(), 30_000);
+        await waitFor("the gateway to be ready", () => gateway.ready() && platform.ready(), {
+          timeoutMs: 30_000,
+        });
 
         const autoscaler: NatsBus = await connectNatsBus(nats.url, { logger, name: "autoscaler-test" });
         closers.push(() => autoscaler.close());
@@ -541,7 +549,9 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kubectl"]))(
         step("the slice naming the replica reaches the function's pool");
         await discovery.createNamespacedEndpointSlice({ namespace: ns, body: replicaSlice("routed") });
         const ref = { namespace: ns, name: "routed" };
-        await waitFor("the replica in the pool", () => gateway.snapshot(ref)?.replicas.length === 1, 30_000);
+        await waitFor("the replica in the pool", () => gateway.snapshot(ref)?.replicas.length === 1, {
+          timeoutMs: 30_000,
+        });
         expect(gateway.snapshot(ref)?.replicas[0]).toMatchObject({ id: "routed-pod", state: "ready" });
 
         if (host !== undefined) {
@@ -551,7 +561,7 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kubectl"]))(
           await waitFor(
             "a sample for the call",
             () => samples.some((s) => s.function === `${ns}/routed` && s.requests > 0),
-            30_000,
+            { timeoutMs: 30_000 },
           );
         }
 
@@ -560,7 +570,7 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kubectl"]))(
           ...{ group: FUNCTION_API.group, version: FUNCTION_API.version, plural: FUNCTION_API.plural },
           ...{ namespace: ns, name: "routed" },
         });
-        await waitFor("the route to go", () => gateway.snapshot(ref) === undefined, 30_000);
+        await waitFor("the route to go", () => gateway.snapshot(ref) === undefined, { timeoutMs: 30_000 });
         expect((await call(`${url}/function/routed.${ns}`)).status).toBe(404);
       }, 90_000);
 
@@ -602,7 +612,9 @@ describeUnless(binariesSkipReason(["etcd", "kube-apiserver", "kubectl"]))(
           void exited.then((code) => reject(new Error(`the gateway exited with ${code}:\n${stderr}`)));
         });
         const url = `http://127.0.0.1:${port}`;
-        await waitFor("/readyz", async () => (await call(`${url}/readyz`)).status === 200, 30_000);
+        await waitFor("/readyz", async () => (await call(`${url}/readyz`)).status === 200, {
+          timeoutMs: 30_000,
+        });
         const info = JSON.parse(
           (await call(`${url}/system/info`, { headers: { authorization: `Bearer ${TOKEN}` } })).body,
         ) as {

@@ -3,6 +3,7 @@
 import type { IncomingMessage } from "node:http";
 import { connect, type Socket } from "node:net";
 import { Pool, errors as undiciErrors, type Dispatcher } from "undici";
+import { HOP_BY_HOP_HEADERS } from "../../platform/http-headers.js";
 import {
   BadRequestError,
   CallTimeoutError,
@@ -14,23 +15,12 @@ import type { Call, Mode, UpgradeCall } from "./mode.js";
 import type { Upstream } from "../upstream.js";
 
 /**
- * Hop-by-hop headers (RFC 9110 §7.6.1) describe one connection, not the message, so they are not
- * forwarded. `expect` too: Node has already answered 100-continue to the client. undici throws on
- * `connection`, `keep-alive`, `transfer-encoding`, `upgrade` and `expect` in request headers, so
- * none of them may ever reach `dispatch`.
+ * Request headers not forwarded on a call: the hop-by-hop ones (RFC 9110 §7.6.1), Trailer (request
+ * trailers are not passed on), and Expect (Node has already answered 100-continue to the client).
+ * undici throws on `connection`, `keep-alive`, `transfer-encoding`, `upgrade` and `expect` in
+ * request headers, so none of them may ever reach `dispatch`.
  */
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "expect",
-]);
+const NOT_FORWARDED_ON_REQUEST: ReadonlySet<string> = new Set([...HOP_BY_HOP_HEADERS, "trailer", "expect"]);
 
 /**
  * Most connections open to the upstream at once. node:http's Agent had no bound; one replica's server
@@ -303,7 +293,7 @@ function appendForwardedFor(forwardedFor: string | undefined, req: IncomingMessa
 function forwardedRequestHeaders(
   req: IncomingMessage,
   callId: string,
-  dropped: ReadonlySet<string> = HOP_BY_HOP,
+  dropped: ReadonlySet<string> = NOT_FORWARDED_ON_REQUEST,
 ): string[] {
   const raw = req.rawHeaders;
   const headers: string[] = [];
@@ -332,8 +322,8 @@ function forwardedResponseHeaders(raw: RawHeaders, callId: string): string[] {
   for (let i = 0; i < raw.length; i += 2) {
     const name = latin1(raw[i]);
     const lower = name.toLowerCase();
-    // Trailer is end to end: it announces the trailer fields passed on after the body.
-    if ((lower === "trailer" || !HOP_BY_HOP.has(lower)) && lower !== "x-call-id") {
+    // Trailer is end to end (not in the set): it announces the trailer fields passed on after the body.
+    if (!HOP_BY_HOP_HEADERS.has(lower) && lower !== "x-call-id") {
       headers.push(name, latin1(raw[i + 1]));
     }
   }

@@ -99,6 +99,7 @@ export function toLambdaEvent(
  * numeric `statusCode` is a structured response; any other JSON value is a 200 application/json body
  * (a string is sent as it is). `undefined` or a bad structured response is an InvalidResultError.
  */
+// eslint-disable-next-line complexity -- one branch per field of the Lambda result shape (statusCode, headers, cookies, isBase64Encoded, body)
 export function writeLambdaResult(result: unknown, call: Call): void {
   const { res } = call;
   if (result === undefined || typeof result === "function" || typeof result === "symbol") {
