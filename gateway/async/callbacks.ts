@@ -8,16 +8,18 @@ import type { Clock } from "../../platform/ports.js";
 import type { AsyncMetrics } from "./metrics.js";
 import type { CallRecords, CallbackBatch, CallbackDelivery, CallQueue } from "./ports.js";
 import { backoffMs, type RetrySettings } from "./retry.js";
+import { HOP_BY_HOP_HEADERS } from "../../platform/http-headers.js";
 
 /** Callback POSTs one gateway has open at once. */
 const MAX_OPEN = 16;
 const FETCH_WAIT_MS = 2000;
 
-/** Response headers not passed on to the callback receiver (they describe the function's connection). */
-const DROPPED = new Set([
-  "connection",
-  "keep-alive",
-  "transfer-encoding",
+/**
+ * Response headers not passed on to the callback receiver: the hop-by-hop ones (they describe the
+ * function's connection), and those the callback request sets itself.
+ */
+const DROPPED: ReadonlySet<string> = new Set([
+  ...HOP_BY_HOP_HEADERS,
   "content-length",
   "host",
   "date",
