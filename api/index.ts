@@ -1,4 +1,5 @@
-// The Function resource for the rest of Flint: types, names, durations and the manifest parser.
+// The Function resource for the rest of Flint: types, names, durations, the manifest parser, and
+// the management API's wire types.
 export * from "./types.js";
 export * from "./names.js";
 export * from "./duration.js";
@@ -15,3 +16,21 @@ export {
   type ValidationResult,
 } from "./parse.js";
 export { DEFAULT_UPSTREAM_PORT, watchdogEnv } from "./watchdog-env.js";
+export type {
+  AttemptRecord,
+  CallRecord,
+  CallState,
+  DeadLetterEntry,
+  DeadLetterList,
+  ErrorBody,
+  FunctionList,
+  LogLine,
+  LogList,
+  PurgeResult,
+  RedriveResult,
+  ReplicaEntry,
+  ReplicaList,
+  ScaleAccepted,
+  ScaleRequestBody,
+  SystemInfo,
+} from "./management.js";

@@ -1,4 +1,5 @@
 // A small client for the gateway's HTTP API, with errors a CLI user can act on.
+import type { ErrorBody } from "../api/index.js";
 import type { Connection } from "./connection.js";
 
 /** The gateway could not be reached, or answered with an error. */
@@ -61,9 +62,8 @@ export class GatewayClient {
 /** The gateway's `{ error: { code, message } }` body as one line, or the raw body. */
 export function errorText(reply: GatewayReply): string {
   try {
-    const { error } = JSON.parse(reply.body) as {
-      error?: { code?: string; message?: string; details?: unknown };
-    };
+    // Parsed as the gateway sends it, but a proxy in between may answer with anything.
+    const { error } = JSON.parse(reply.body) as Partial<ErrorBody>;
     if (error?.message !== undefined) {
       const hint =
         reply.status === 401 ? " (set FLINT_AUTH_TOKEN, or run the command where `flint up` runs)" : "";

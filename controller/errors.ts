@@ -1,8 +1,10 @@
 // Every error the controller's pure parts raise, each with a stable `code`. A FunctionProblem also
-// names the status condition it sets and the reason shown in `kubectl get functions`.
+// names the status condition it sets and the reason shown in `kubectl get functions`
+// (platform/status.ts holds the condition set and the reasons).
+import { REASON, type ProblemCondition, type StatusProblem } from "../platform/status.js";
 
 /** The stable codes. */
-export type ControllerErrorCode = "CONFIG_INVALID" | "IMAGE_MISSING" | "PORT_CONFLICT" | "NOT_OWNED";
+export type ControllerErrorCode = "IMAGE_MISSING" | "PORT_CONFLICT" | "NOT_OWNED";
 
 /** Base class: callers branch on `code` or `instanceof`, never on the message. */
 export abstract class ControllerError extends Error {
@@ -13,27 +15,15 @@ export abstract class ControllerError extends Error {
   }
 }
 
-/** An environment variable has a value the controller cannot use. Thrown by `loadConfig` only. */
-export class ConfigError extends ControllerError {
-  readonly code = "CONFIG_INVALID";
-  constructor(
-    /** The environment variable at fault. */
-    readonly variable: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** The conditions a problem can set to False; Ready follows from them (status.ts). */
-export type ProblemCondition = "ConfigValid" | "DeploymentReady";
+/** The conditions a problem can set to False; Ready follows from them (platform/status.ts). */
+export type { ProblemCondition } from "../platform/status.js";
 
 /**
  * Something about one Function that the user has to fix; retrying will not help. The reconciler
  * records it in the Function's status (condition `condition`, `reason`, the message) and waits
  * for the next change instead of retrying with backoff.
  */
-export abstract class FunctionProblem extends ControllerError {
+export abstract class FunctionProblem extends ControllerError implements StatusProblem {
   abstract readonly condition: ProblemCondition;
   /** One CamelCase word, shown in the Reason column. */
   abstract readonly reason: string;
@@ -43,7 +33,7 @@ export abstract class FunctionProblem extends ControllerError {
 export class ImageMissingError extends FunctionProblem {
   readonly code = "IMAGE_MISSING";
   readonly condition = "ConfigValid";
-  readonly reason = "ImageMissing";
+  readonly reason = REASON.ImageMissing;
   constructor() {
     super(
       "spec.image is required on Kubernetes: build the function's folder into an image FROM the Flint watchdog " +
@@ -56,7 +46,7 @@ export class ImageMissingError extends FunctionProblem {
 export class PortConflictError extends FunctionProblem {
   readonly code = "PORT_CONFLICT";
   readonly condition = "ConfigValid";
-  readonly reason = "PortConflict";
+  readonly reason = REASON.PortConflict;
   constructor(readonly port: number) {
     super(
       `spec.handler.port ${port} is the watchdog's port in the pod; let the server listen on another port ` +
@@ -69,7 +59,7 @@ export class PortConflictError extends FunctionProblem {
 export class NotOwnedError extends FunctionProblem {
   readonly code = "NOT_OWNED";
   readonly condition = "DeploymentReady";
-  readonly reason = "NotOwned";
+  readonly reason = REASON.NotOwned;
   constructor(
     readonly kind: "Deployment" | "Service",
     readonly namespace: string,

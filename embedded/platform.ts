@@ -16,10 +16,11 @@ import {
   openAsyncBackends,
   type AsyncBackends,
   type Gateway,
+  type GatewayConfig,
 } from "../gateway/index.js";
 import { MemoryBus, MemoryEndpointSource } from "../platform/memory.js";
 import { connectNatsBus, type NatsBus } from "../platform/nats-bus.js";
-import type { Clock, FunctionStore } from "../platform/ports.js";
+import type { Clock, FunctionRuntime, FunctionStore } from "../platform/ports.js";
 import {
   DEFAULT_SUPERVISOR_OPTIONS,
   LiveStatusStore,
@@ -80,11 +81,8 @@ function replicaBaseEnv(env: Readonly<Record<string, string | undefined>>): Reco
   return base;
 }
 
-export async function startLocalPlatform(options: LocalPlatformOptions): Promise<LocalPlatform> {
-  const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? pino({ level: "silent" });
-  const emit = options.onEvent ?? (() => undefined);
-
+/** The gateway's environment: the user's, with the command line's port and host on top. */
+function gatewayEnv(options: LocalPlatformOptions): Record<string, string | undefined> {
   // A local gateway still wants a credential for /system/*: generate one unless the user chose.
   const env = { ...options.env };
   if (
@@ -97,7 +95,61 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   if (options.port !== undefined) env["FLINT_GATEWAY_PORT"] = String(options.port);
   if (options.host !== undefined) env["FLINT_GATEWAY_HOST"] = options.host;
   env["FLINT_GATEWAY_ID"] ??= "local";
-  const config = loadConfig(env);
+  return env;
+}
+
+/** The autoscaler loop over the supervisor's replicas, fed by the bus's samples and scale requests. */
+function startScalerLoop(
+  options: LocalPlatformOptions,
+  supervisor: ReplicaSupervisor,
+  bus: MemoryBus | NatsBus,
+  clock: Clock,
+  emit: (event: PlatformEvent) => void,
+): ScalerLoop {
+  const loop = new ScalerLoop(
+    policyByName(options.policy ?? "flint"),
+    {
+      counts: (ref) => {
+        const replicas = supervisor.replicas(ref).filter((r) => r.state !== "draining");
+        const ready = replicas.filter((r) => r.state === "ready").length;
+        return { ready, starting: replicas.length - ready };
+      },
+      setReplicas: (ref, replicas) => supervisor.setReplicas(ref, replicas),
+    },
+    { clock, tickMs: 1000, onScale: (event) => emit({ type: "scaled", ...event }) },
+  );
+  bus.onConcurrency((sample) => loop.record(sample));
+  bus.onScaleRequest((request) => {
+    if (request.type === "activate") loop.activate(request.ref);
+    else loop.scale(request.ref, request.replicas);
+  });
+  return loop;
+}
+
+/** What `flint describe` and `flint logs` read of the replica processes. */
+function processRuntime(supervisor: ReplicaSupervisor): FunctionRuntime {
+  return {
+    replicas: (ref) =>
+      supervisor.replicas(ref).map((r) => ({
+        ...{ id: r.id, state: r.state, startedAtMs: r.startedAtMs, process: String(r.pid) },
+        address: r.port === undefined ? undefined : `127.0.0.1:${r.port}`,
+      })),
+    logs: (ref, limit) => supervisor.logs(ref, limit),
+  };
+}
+
+/** Async calls' queue and records: JetStream and Redis when NATS_URL / REDIS_URL are set, else memory. */
+async function openBackends(config: GatewayConfig, clock: Clock, logger: Logger): Promise<AsyncBackends> {
+  const backends = await openAsyncBackends(config.async, { clock, logger, name: `flint-up-${process.pid}` });
+  logger.info(backends.kind, "async calls: queue and records");
+  return backends;
+}
+
+export async function startLocalPlatform(options: LocalPlatformOptions): Promise<LocalPlatform> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? pino({ level: "silent" });
+  const emit = options.onEvent ?? (() => undefined);
+  const config = loadConfig(gatewayEnv(options));
 
   const store = new MemoryFunctionStore();
   const endpoints = new MemoryEndpointSource();
@@ -117,43 +169,15 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     },
     endpoints,
   );
-  const loop = new ScalerLoop(
-    policyByName(options.policy ?? "flint"),
-    {
-      counts: (ref) => {
-        const replicas = supervisor.replicas(ref).filter((r) => r.state !== "draining");
-        const ready = replicas.filter((r) => r.state === "ready").length;
-        return { ready, starting: replicas.length - ready };
-      },
-      setReplicas: (ref, replicas) => supervisor.setReplicas(ref, replicas),
-    },
-    { clock, tickMs: 1000, onScale: (event) => emit({ type: "scaled", ...event }) },
-  );
-  bus.onConcurrency((sample) => loop.record(sample));
-  bus.onScaleRequest((request) => {
-    if (request.type === "activate") loop.activate(request.ref);
-    else loop.scale(request.ref, request.replicas);
-  });
+  const loop = startScalerLoop(options, supervisor, bus, clock, emit);
 
   let baseUrl = "";
-  const liveStore = new LiveStatusStore(store, (fn) => {
-    const ref = fn.metadata;
-    const replicas = supervisor.replicas(ref).filter((r) => r.state !== "draining");
-    const readyReplicas = replicas.filter((r) => r.state === "ready").length;
-    const { crashes, lastExit } = supervisor.health(ref);
-    const crashing = crashes > 0 && readyReplicas === 0 && (supervisor.desiredReplicas(ref) ?? 0) > 0;
-    const callName = ref.namespace === config.defaultNamespace ? ref.name : `${ref.name}.${ref.namespace}`;
-    return {
-      observedGeneration: fn.metadata.generation,
-      replicas: replicas.length,
-      readyReplicas,
-      url: `${baseUrl}/function/${callName}`,
-      conditions: [
-        crashing
-          ? { type: "Ready", status: "False", reason: "ReplicaCrashing", message: lastExit }
-          : { type: "Ready", status: "True", reason: replicas.length === 0 ? "ScaledToZero" : "Ready" },
-      ],
-    };
+  // Status as on Kubernetes (platform/status.ts), from what the supervisor reports.
+  const liveStore = new LiveStatusStore(store, {
+    supervisor,
+    clock,
+    baseUrl: () => baseUrl,
+    defaultNamespace: config.defaultNamespace,
   });
 
   const folder = new ManifestFolder(options.dir, store, emit);
@@ -170,27 +194,15 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
 
   supervisor.fillPool();
   await folder.sync();
-  // Async calls: JetStream and Redis when NATS_URL / REDIS_URL are set, memory otherwise.
-  let backends: AsyncBackends;
-  try {
-    backends = await openAsyncBackends(config.async, { clock, logger, name: `flint-up-${process.pid}` });
-  } catch (error) {
+  const backends = await openBackends(config, clock, logger).catch(async (error: unknown) => {
     await supervisor.close();
     throw error;
-  }
-  logger.info(backends.kind, "async calls: queue and records");
+  });
   const gateway = createGateway(
     {
       ...{ store: liveStore, endpoints, scaleTarget: bus, bus, clock, logger, platform: "local" },
       async: backends,
-      runtime: {
-        replicas: (ref) =>
-          supervisor.replicas(ref).map((r) => ({
-            ...{ id: r.id, state: r.state, startedAtMs: r.startedAtMs, process: String(r.pid) },
-            address: r.port === undefined ? undefined : `127.0.0.1:${r.port}`,
-          })),
-        logs: (ref, limit) => supervisor.logs(ref, limit),
-      },
+      runtime: processRuntime(supervisor),
     },
     config,
   );

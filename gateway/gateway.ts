@@ -217,7 +217,7 @@ export class Gateway {
     return this.synced && !this.draining && (this.deps.ready?.() ?? true);
   }
 
-  /** The dispatcher's view of one function, or undefined if it is not known. */
+  /** The ReplicaPool's view of one function, or undefined if it is not known. */
   snapshot(ref: FunctionRef): PoolSnapshot | undefined {
     return this.routes.get(functionKey(ref))?.pool.snapshot();
   }

@@ -1,4 +1,5 @@
 // The management API on Express: /system/* (credential required), /healthz, /readyz, /metrics.
+// What each route sends is one of api/management.ts's wire types (checked with `satisfies`).
 import { randomUUID } from "node:crypto";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
@@ -8,8 +9,19 @@ import {
   ManifestInvalidError,
   parseFunction,
   parseFunctionRef,
+  type CallRecord,
+  type DeadLetterEntry,
+  type DeadLetterList,
+  type FunctionList,
   type FunctionRef,
   type FunctionResource,
+  type LogList,
+  type PurgeResult,
+  type RedriveResult,
+  type ReplicaList,
+  type ScaleAccepted,
+  type ScaleRequestBody,
+  type SystemInfo,
 } from "../api/index.js";
 import { Credentials } from "./auth.js";
 import {
@@ -35,7 +47,7 @@ export interface ManagementOptions {
   /** Whether /readyz says ready: the Function watch has synced and shutdown has not begun. */
   readonly ready: () => boolean;
   /** The body of GET /system/info. */
-  readonly info: () => Record<string, unknown>;
+  readonly info: () => SystemInfo;
   /** Replicas and logs for /system/functions/:name/replicas and /logs; 404 when absent. */
   readonly runtime?: FunctionRuntime;
   /** Call records and dead letters; async routes answer 503 when absent. */
@@ -50,6 +62,7 @@ const MAX_LOG_LINES = 10_000;
 
 const CALL_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
+// eslint-disable-next-line max-lines-per-function -- the route table: one short handler per route, read top to bottom
 export function createManagementApp(options: ManagementOptions): express.Express {
   const { store, scaleTarget, credentials, registry, logger } = options;
   const app = express();
@@ -80,7 +93,7 @@ export function createManagementApp(options: ManagementOptions): express.Express
   app.get("/async-function/calls/:id", async (req, res) => {
     const id = req.params["id"] ?? "";
     if (!CALL_ID_RE.test(id)) throw new BadRequestError(`${JSON.stringify(id)} is not a call id`);
-    res.json(await requireAsync(options.asyncCalls).record(id));
+    res.json((await requireAsync(options.asyncCalls).record(id)) satisfies CallRecord);
   });
 
   const system = express.Router();
@@ -111,7 +124,7 @@ export function createManagementApp(options: ManagementOptions): express.Express
 
   system.get("/functions", async (req, res) => {
     const namespace = optionalNamespace(req);
-    res.json({ items: await store.list(namespace) });
+    res.json({ items: await store.list(namespace) } satisfies FunctionList);
   });
 
   system.post("/functions", manifestBody, async (req, res) => {
@@ -124,12 +137,12 @@ export function createManagementApp(options: ManagementOptions): express.Express
     }
     const created = await store.create(fn);
     res.status(201).location(`/system/functions/${created.metadata.name}.${created.metadata.namespace}`);
-    res.json(created);
+    res.json(created satisfies FunctionResource);
   });
 
   system.get("/functions/:name", async (req, res) => {
     const ref = refFrom(req, options.defaultNamespace);
-    res.json(await mustGet(store, ref));
+    res.json((await mustGet(store, ref)) satisfies FunctionResource);
   });
 
   system.put("/functions/:name", manifestBody, async (req, res) => {
@@ -140,7 +153,7 @@ export function createManagementApp(options: ManagementOptions): express.Express
         `the manifest names ${fn.metadata.namespace}/${fn.metadata.name} but the path names ${ref.namespace}/${ref.name}`,
       );
     }
-    res.json(await store.update(fn));
+    res.json((await store.update(fn)) satisfies FunctionResource);
   });
 
   system.delete("/functions/:name", async (req, res) => {
@@ -152,7 +165,7 @@ export function createManagementApp(options: ManagementOptions): express.Express
     const runtime = requireRuntime(options.runtime, req);
     const ref = refFrom(req, options.defaultNamespace);
     await mustGet(store, ref);
-    res.json({ items: runtime.replicas(ref) });
+    res.json({ items: runtime.replicas(ref) } satisfies ReplicaList);
   });
 
   system.get("/functions/:name/logs", async (req, res) => {
@@ -166,7 +179,7 @@ export function createManagementApp(options: ManagementOptions): express.Express
         `?limit= must be a whole number from 1 to ${MAX_LOG_LINES}, was ${JSON.stringify(text)}`,
       );
     }
-    res.json({ items: runtime.logs(ref, limit) });
+    res.json({ items: runtime.logs(ref, limit) } satisfies LogList);
   });
 
   system.post("/functions/:name/scale", manifestBody, async (req, res) => {
@@ -179,7 +192,7 @@ export function createManagementApp(options: ManagementOptions): express.Express
       );
     }
     await scaleTarget.scale(ref, replicas);
-    res.status(202).json({ function: `${ref.namespace}/${ref.name}`, replicas });
+    res.status(202).json({ function: `${ref.namespace}/${ref.name}`, replicas } satisfies ScaleAccepted);
   });
 
   system.get("/async/dead-letters", async (req, res) => {
@@ -187,7 +200,7 @@ export function createManagementApp(options: ManagementOptions): express.Express
     const limit = limitFrom(req, 100, MAX_DEAD_LETTERS);
     const letters = await calls.listDead(functionFrom(req, options.defaultNamespace), limit);
     res.json({
-      items: letters.map(({ id, call, attempts, deadAtMs }) => ({
+      items: letters.map(({ id, call, attempts, deadAtMs }): DeadLetterEntry => ({
         id,
         callId: call.callId,
         function: `${call.function.namespace}/${call.function.name}`,
@@ -198,19 +211,21 @@ export function createManagementApp(options: ManagementOptions): express.Express
         deadAtMs,
         attempts,
       })),
-    });
+    } satisfies DeadLetterList);
   });
 
   system.post("/async/dead-letters/redrive", async (req, res) => {
     const calls = requireAsync(options.asyncCalls);
     const id = typeof req.query["id"] === "string" ? req.query["id"] : undefined;
     const redriven = await calls.redrive(functionFrom(req, options.defaultNamespace), id);
-    res.json({ redriven });
+    res.json({ redriven } satisfies RedriveResult);
   });
 
   system.delete("/async/dead-letters", async (req, res) => {
     const calls = requireAsync(options.asyncCalls);
-    res.json({ purged: await calls.purgeDead(functionFrom(req, options.defaultNamespace)) });
+    res.json({
+      purged: await calls.purgeDead(functionFrom(req, options.defaultNamespace)),
+    } satisfies PurgeResult);
   });
 
   app.use("/system", system);
@@ -305,7 +320,7 @@ function replicasFrom(body: unknown): number {
   } catch (error) {
     throw new BadRequestError('the body must be JSON like {"replicas": 2}', [], { cause: error });
   }
-  const replicas = (value as { replicas?: unknown } | undefined)?.replicas;
+  const replicas = (value as { [K in keyof ScaleRequestBody]?: unknown } | undefined)?.replicas;
   if (typeof replicas !== "number" || !Number.isSafeInteger(replicas) || replicas < 0) {
     throw new BadRequestError(
       `replicas must be a whole number of at least 0, was ${JSON.stringify(replicas)}`,

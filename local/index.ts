@@ -1,6 +1,6 @@
 // The local platform's adapters, for embedded/ (`flint up`): replicas as child processes (the
 // supervisor is the EndpointSource and the autoscaler's target) and Functions from a manifest folder.
-export { LiveStatusStore } from "./live-status.js";
+export { LiveStatusStore, observeReplicas, type LiveStatusOptions, type ReplicaView } from "./live-status.js";
 export {
   FOLDER_LIMITS,
   ManifestFolder,

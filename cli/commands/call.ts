@@ -1,20 +1,8 @@
 // `flint call ID`: an async call's record (state, attempts, last status, callback).
+import type { CallRecord } from "../../api/index.js";
 import { GatewayClient, GatewayRequestError, errorText } from "../client.js";
 import { UsageError, outputFormat, parseCommandArgs, type Command } from "../command.js";
 import { resolveConnection } from "../connection.js";
-
-interface CallRecord {
-  callId: string;
-  function: string;
-  state: string;
-  attempts: number;
-  acceptedAtMs: number;
-  finishedAtMs?: number;
-  status?: number;
-  error?: string;
-  callback?: string;
-  history: { attempt: number; status: number; error?: string; startedAtMs: number; finishedAtMs: number }[];
-}
 
 export const callCommand: Command = {
   name: "call",

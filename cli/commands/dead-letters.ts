@@ -1,18 +1,8 @@
 // `flint dead-letters`: list, redrive or purge async calls that failed every attempt.
+import type { DeadLetterList, PurgeResult, RedriveResult } from "../../api/index.js";
 import { GatewayClient } from "../client.js";
 import { UsageError, formatTable, outputFormat, parseCommandArgs, type Command } from "../command.js";
 import { resolveConnection } from "../connection.js";
-
-interface Letter {
-  id: string;
-  callId: string;
-  function: string;
-  method: string;
-  path: string;
-  bodyBytes: number;
-  deadAtMs: number;
-  attempts: { status: number; error?: string }[];
-}
 
 export const deadLettersCommand: Command = {
   name: "dead-letters",
@@ -58,7 +48,7 @@ Options:
     const suffix = query.size === 0 ? "" : `?${query.toString()}`;
 
     if (action === "redrive") {
-      const { redriven } = await client.management<{ redriven: number }>(
+      const { redriven } = await client.management<RedriveResult>(
         "POST",
         `/system/async/dead-letters/redrive${suffix}`,
       );
@@ -66,17 +56,14 @@ Options:
       return 0;
     }
     if (action === "purge") {
-      const { purged } = await client.management<{ purged: number }>(
+      const { purged } = await client.management<PurgeResult>(
         "DELETE",
         `/system/async/dead-letters${suffix}`,
       );
       io.stdout.write(format === "json" ? `${JSON.stringify({ purged })}\n` : `purged ${purged}\n`);
       return 0;
     }
-    const { items } = await client.management<{ items: Letter[] }>(
-      "GET",
-      `/system/async/dead-letters${suffix}`,
-    );
+    const { items } = await client.management<DeadLetterList>("GET", `/system/async/dead-letters${suffix}`);
     if (format === "json") {
       io.stdout.write(JSON.stringify(items, null, 2) + "\n");
       return 0;

@@ -48,18 +48,8 @@ Options:
         `${JSON.stringify(name)} is not a function name (NAME or NAME.NAMESPACE, DNS-1123 labels)`,
       );
     }
-    if (values.data !== undefined && values["data-file"] !== undefined) {
-      throw new UsageError("give --data or --data-file, not both");
-    }
-    const file = values["data-file"];
-    const body = file === undefined ? values.data : file === "-" ? await readStdin() : await readFile(file);
-    const headers: Record<string, string> = {};
-    for (const header of values.header ?? []) {
-      const colon = header.indexOf(":");
-      if (colon <= 0)
-        throw new UsageError(`--header must look like 'Name: value', was ${JSON.stringify(header)}`);
-      headers[header.slice(0, colon).trim()] = header.slice(colon + 1).trim();
-    }
+    const body = await readBody(values.data, values["data-file"]);
+    const headers = parseHeaders(values.header ?? []);
     const path = values.path ?? "/";
     if (!path.startsWith("/")) throw new UsageError(`--path must start with /, was ${JSON.stringify(path)}`);
     const method = values.method ?? (body === undefined ? "GET" : "POST");
@@ -92,4 +82,26 @@ async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
+}
+
+/** The request body: --data's text, --data-file's bytes (`-` for stdin), or none. */
+async function readBody(
+  data: string | undefined,
+  file: string | undefined,
+): Promise<string | Buffer | undefined> {
+  if (data !== undefined && file !== undefined) throw new UsageError("give --data or --data-file, not both");
+  if (file === undefined) return data;
+  return file === "-" ? readStdin() : readFile(file);
+}
+
+/** `-H 'Name: value'` options as a header record. */
+function parseHeaders(options: readonly string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const header of options) {
+    const colon = header.indexOf(":");
+    if (colon <= 0)
+      throw new UsageError(`--header must look like 'Name: value', was ${JSON.stringify(header)}`);
+    headers[header.slice(0, colon).trim()] = header.slice(colon + 1).trim();
+  }
+  return headers;
 }

@@ -1,5 +1,5 @@
 // `flint list`: the functions a gateway knows, with their replicas.
-import type { FunctionResource } from "../../api/index.js";
+import type { FunctionList } from "../../api/index.js";
 import { GatewayClient } from "../client.js";
 import { formatTable, outputFormat, parseCommandArgs, type Command } from "../command.js";
 import { resolveConnection } from "../connection.js";
@@ -31,10 +31,7 @@ Options:
     const format = outputFormat(values.output);
     const client = new GatewayClient(resolveConnection(io.env, values.gateway));
     const query = values.namespace === undefined ? "" : `?namespace=${encodeURIComponent(values.namespace)}`;
-    const { items } = await client.management<{ items: FunctionResource[] }>(
-      "GET",
-      `/system/functions${query}`,
-    );
+    const { items } = await client.management<FunctionList>("GET", `/system/functions${query}`);
     if (format === "json") {
       io.stdout.write(JSON.stringify(items, null, 2) + "\n");
       return 0;

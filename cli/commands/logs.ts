@@ -1,6 +1,5 @@
 // `flint logs NAME`: the last lines a function's replicas wrote (local platform).
-import { parseFunctionRef } from "../../api/index.js";
-import type { ReplicaLogLine } from "../../platform/ports.js";
+import { parseFunctionRef, type LogList } from "../../api/index.js";
 import { GatewayClient, GatewayRequestError } from "../client.js";
 import { parseCommandArgs, UsageError, type Command } from "../command.js";
 import { resolveConnection } from "../connection.js";
@@ -34,12 +33,9 @@ Options:
     }
     const client = new GatewayClient(resolveConnection(io.env, values.gateway));
     const query = `?limit=${encodeURIComponent(values.tail ?? "200")}`;
-    let items: ReplicaLogLine[];
+    let items: LogList["items"];
     try {
-      ({ items } = await client.management<{ items: ReplicaLogLine[] }>(
-        "GET",
-        `/system/functions/${name}/logs${query}`,
-      ));
+      ({ items } = await client.management<LogList>("GET", `/system/functions/${name}/logs${query}`));
     } catch (error) {
       if (
         error instanceof GatewayRequestError &&

@@ -1,6 +1,10 @@
 // The interfaces async calls are built on: a durable queue of calls (NATS JetStream, or memory for
 // `flint up`) and a store of call records and idempotency keys (Redis, or memory).
-import type { FunctionRef } from "../../api/index.js";
+import type { CallRecord, CallState, DeadLetterEntry, FunctionRef } from "../../api/index.js";
+
+// What GET /async-function/calls/:id and the dead-letter routes send is defined with the rest of
+// the management API's wire types (api/management.ts); the records are stored in the same shape.
+export type { AttemptRecord, CallRecord, CallState } from "../../api/index.js";
 
 /** One async call as it was accepted: everything needed to send it to the function later. */
 export interface QueuedCall {
@@ -36,13 +40,12 @@ export interface DeliveryBatch extends AsyncIterable<Delivery> {
   stop(): void;
 }
 
-/** A dead-lettered call: the call and why it died. */
-export interface DeadLetter {
-  /** The queue's handle for redrive/purge of this one letter. */
-  readonly id: string;
+/**
+ * A dead-lettered call: the call and why it died. The management API lists it as a DeadLetterEntry
+ * (the call's fields without its body).
+ */
+export interface DeadLetter extends Pick<DeadLetterEntry, "id" | "attempts" | "deadAtMs"> {
   readonly call: QueuedCall;
-  readonly attempts: readonly AttemptRecord[];
-  readonly deadAtMs: number;
 }
 
 /** Counts of a function's async backlog. */
@@ -121,40 +124,8 @@ export interface CallbackBatch extends AsyncIterable<CallbackDelivery> {
   stop(): void;
 }
 
-/** Where an async call is in its life. queued → running → (queued again on retry) → a terminal state. */
-export type CallState = "queued" | "running" | "succeeded" | "failed" | "dead";
-
+/** The states a call does not leave. */
 export const TERMINAL_STATES: ReadonlySet<CallState> = new Set(["succeeded", "failed", "dead"]);
-
-/** One attempt at a call. */
-export interface AttemptRecord {
-  readonly attempt: number;
-  readonly startedAtMs: number;
-  readonly finishedAtMs: number;
-  /** The function's status, or the gateway's (502, 503, 504) when it did not answer. */
-  readonly status: number;
-  /** The gateway's error code when the function did not answer. */
-  readonly error?: string;
-}
-
-/** What `GET /async-function/calls/:id` returns. */
-export interface CallRecord {
-  readonly callId: string;
-  /** "namespace/name". */
-  readonly function: string;
-  readonly state: CallState;
-  readonly attempts: number;
-  readonly acceptedAtMs: number;
-  readonly updatedAtMs: number;
-  readonly finishedAtMs?: number;
-  /** Status of the last attempt. */
-  readonly status?: number;
-  readonly error?: string;
-  readonly history: readonly AttemptRecord[];
-  readonly callbackUrl?: string;
-  /** Whether the callback was delivered, once one is due. */
-  readonly callback?: "pending" | "delivered" | "failed";
-}
 
 /** Call records and idempotency keys. Every method rejects with RecordsUnavailableError when it is down. */
 export interface CallRecords {
