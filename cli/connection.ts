@@ -2,6 +2,7 @@
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
+import { EnvReader } from "../platform/env.js";
 
 /** A gateway and the credential for its management API. */
 export interface Connection {
@@ -11,8 +12,9 @@ export interface Connection {
 
 /** The file `flint up` writes so other `flint` commands find it: $FLINT_HOME or ~/.flint, then local.json. */
 export function connectionFile(env: NodeJS.ProcessEnv): string {
-  // An empty variable counts as unset, as everywhere in Flint.
-  const home = env["FLINT_HOME"] || join(env["HOME"] || homedir(), ".flint");
+  // An empty variable counts as unset, as everywhere in Flint (EnvReader).
+  const read = new EnvReader(env);
+  const home = read.string("FLINT_HOME") ?? join(read.string("HOME") ?? homedir(), ".flint");
   return join(home, "local.json");
 }
 
@@ -42,7 +44,8 @@ export function resolveConnection(env: NodeJS.ProcessEnv, urlOption?: string): C
   } catch {
     // no `flint up` running from this home
   }
-  const url = urlOption ?? env["FLINT_GATEWAY_URL"] ?? saved.url ?? "http://127.0.0.1:8080";
-  const token = env["FLINT_AUTH_TOKEN"] ?? saved.token;
+  const read = new EnvReader(env);
+  const url = urlOption ?? read.string("FLINT_GATEWAY_URL") ?? saved.url ?? "http://127.0.0.1:8080";
+  const token = read.string("FLINT_AUTH_TOKEN") ?? saved.token;
   return { url: url.replace(/\/+$/, ""), token };
 }

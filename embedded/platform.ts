@@ -9,6 +9,7 @@ import { pino, type Logger } from "pino";
 import { functionKey } from "../api/index.js";
 import { policyByName, ScalerLoop, type ScaleEvent } from "../autoscaler/index.js";
 import { systemClock } from "../platform/clock.js";
+import { EnvReader } from "../platform/env.js";
 import { MemoryFunctionStore } from "../platform/function-store.js";
 import {
   createGateway,
@@ -85,10 +86,11 @@ function replicaBaseEnv(env: Readonly<Record<string, string | undefined>>): Reco
 function gatewayEnv(options: LocalPlatformOptions): Record<string, string | undefined> {
   // A local gateway still wants a credential for /system/*: generate one unless the user chose.
   const env = { ...options.env };
+  const read = new EnvReader(env);
   if (
-    env["FLINT_AUTH"] !== "none" &&
-    env["FLINT_AUTH_TOKEN"] === undefined &&
-    env["FLINT_AUTH_USER"] === undefined
+    read.string("FLINT_AUTH") !== "none" &&
+    read.string("FLINT_AUTH_TOKEN") === undefined &&
+    read.string("FLINT_AUTH_USER") === undefined
   ) {
     env["FLINT_AUTH_TOKEN"] = randomBytes(18).toString("base64url");
   }

@@ -87,14 +87,16 @@ describe.each(groups.map((group) => ({ ...group, names: names(group.images) })))
       if (context !== undefined) rmSync(context, { recursive: true, force: true });
     });
 
-    it("holds the sources and build config but leaves out tests, testdata and e2e/", () => {
+    it("holds the sources and build config but leaves out tests, testdata, testing/, bench/ and e2e/", () => {
       // The check below is only as good as this context: make sure the patterns did leave things out.
       expect(files).toEqual(
         expect.arrayContaining(["package.json", "tsconfig.json", "tsconfig.build.json", "gateway/main.ts"]),
       );
       const leaked = files.filter(
         (path) =>
-          path.startsWith("e2e/") || path.endsWith(".test.ts") || path.split("/").includes("testdata"),
+          /^(e2e|testing|bench)\//.test(path) ||
+          path.endsWith(".test.ts") ||
+          path.split("/").includes("testdata"),
       );
       expect(leaked).toEqual([]);
       expect(files.some((path) => path.startsWith("node_modules/") || path.startsWith("dist/"))).toBe(false);
