@@ -39,8 +39,9 @@ describe("kpa: a step burst panics, never scales down while panicking, and calms
     [17, 10],
     [21, 10], // the load is back to 7 but a panic never scales down
     [71, 10], // 58 s since the last tick over the threshold
-    [73, 5], // panic over: stable says 3, but at most ÷2 per decision
-    [75, 2],
+    [73, 10], // exactly 60 s: Knative still panics (it leaves when panic time + 60 s is before now)
+    [75, 5], // panic over: stable says 3, but at most ÷2 per decision
+    [77, 2],
     [81, 1],
   ])("t0 + %d s: %d replicas", (second, replicas) => {
     expect(desired.get(second * 1000)).toBe(replicas);
@@ -105,5 +106,37 @@ describe("kpa: scale from zero does not wait for the decision tick", () => {
     state = kpa.decide(spec(), observe({}), state, at(1)).next;
     const poke = kpa.decide(spec(), observe({ activation: true, concurrency: 1 }), state, at(1) + 300);
     expect(poke.desired).toBe(1);
+  });
+});
+
+describe("kpa: a burst's panic ends only when a full stable window has passed since its last tick over the threshold", () => {
+  // Knative's Scale() leaves panic when `panicTime + StableWindow` is strictly before now, so the tick
+  // exactly 60 s after the last tick over the threshold still panics. Decisions at t0, t0 + 2 s, …; 7 in
+  // flight (one replica's worth) except a burst of 70 in seconds 2 and 3; replicas are ready at once.
+  const desired = new Map<number, number>();
+  let state = kpa.initialState(T0);
+  let ready = 1;
+  for (let second = 0; second <= 70; second++) {
+    const concurrency = second === 2 || second === 3 ? 70 : 7;
+    const decision = kpa.decide(
+      spec({ min: 1 }),
+      observe({ concurrency, readyReplicas: ready }),
+      state,
+      at(second),
+    );
+    state = decision.next;
+    ready = decision.desired;
+    desired.set(second, decision.desired);
+  }
+  it.each([
+    [0, 1],
+    [2, 4], // panic window (7 + 7 + 70) / 3 s seen = 28 → 4 ≥ 2 × 1 ready: panic begins at t0 + 2 s
+    [4, 5], // 32.2 → 5, but 5 / 4 ready < 2: the last tick over the threshold was t0 + 2 s
+    [60, 5], // a panic never scales down
+    [62, 5], // t0 + 2 s + 60 s is not before now: still panicking (a `>=` comparison leaves here)
+    [64, 2], // panic over: stable says 1 (the burst has left the window), at most ÷2 per decision
+    [66, 1],
+  ])("t0 + %d s: %d replicas", (second, replicas) => {
+    expect(desired.get(second)).toBe(replicas);
   });
 });

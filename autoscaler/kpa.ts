@@ -115,7 +115,9 @@ function decideKpa(
   let panicDesired = state.panicDesired;
   if (panic / readyPods >= o.panicThreshold) {
     panicSinceMs = nowMs;
-  } else if (panicSinceMs !== null && nowMs - panicSinceMs >= stableMs) {
+  } else if (panicSinceMs !== null && nowMs - panicSinceMs > stableMs) {
+    // Knative leaves panic when `panicTime + StableWindow` is strictly before now: the tick exactly one
+    // stable window after the last tick over the threshold still panics.
     panicSinceMs = null;
     panicDesired = 0;
   }
