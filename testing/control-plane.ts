@@ -239,6 +239,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       // A loopback advertise address is not a valid endpoint; only namespace mode has pods to care.
       `--endpoint-reconciler-type=${network === "namespace" ? "lease" : "none"}`,
       "--allow-privileged=true",
+      // Logs, exec and port-forward dial the node's InternalIP, never a name to look up (the default
+      // asks DNS for the node's hostname first, which would leave the namespace).
+      "--kubelet-preferred-address-types=InternalIP",
       "--profiling=false",
       "--v=1",
     ]);

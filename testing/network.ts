@@ -16,7 +16,13 @@ export const NETWORK = Object.freeze({
   nodeIP: "10.88.0.2",
   /** Pod addresses: 10.88.1.2 … 10.88.1.254, each added to `lo` as a /32 while its pod runs. */
   podCidr: "10.88.1.0/24",
-  /** ClusterIPs are allocated from here but not routed: there is no kube-proxy. */
+  /** The real node's (e2e/cluster/node) Node InternalIP, where its kubelet listens (a /32 on `lo`). */
+  realNodeIP: "10.88.0.4",
+  /** Where the real node's CoreDNS answers (a /32 on `lo`); the pods' nameserver. */
+  dnsIP: "10.88.0.3",
+  /** The real node's pods: on the bridge `cni0` (10.88.2.1), each in a network namespace of its own. */
+  realPodCidr: "10.88.2.0/24",
+  /** ClusterIPs: routed by the real node's kube-proxy; the process kubelet proxies them itself. */
   serviceCidr: "10.96.0.0/16",
   /** The `kubernetes` Service's ClusterIP (first of serviceCidr); in the API server certificate. */
   apiServiceIP: "10.96.0.1",

@@ -8,7 +8,7 @@
 #   e2e/cluster/run.sh e2e/cluster/scenario.cluster.test.ts    only the test files named
 #   e2e/cluster/run.sh --all           every test of the repository, in one jest run (npm test)
 #
-# Needs root (ip netns), iproute2, openssl, Go (for the first build) and Node.
+# Needs root (ip netns, unshare, nsenter), iproute2, util-linux, openssl, Go (for the first build) and Node.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -42,6 +42,14 @@ cleanup() {
     # shellcheck disable=SC2086 # one pid a word
     kill -KILL $pids 2> /dev/null || true
   fi
+  # Pods of a real node (e2e/cluster/node) run in network namespaces of their own, under the
+  # cgroup subtree /flint-e2e/<ns>-* that node.sh made: end them by cgroup, then remove it.
+  local cgroup
+  for cgroup in /sys/fs/cgroup/*/flint-e2e/"$ns"-*; do
+    [[ -d $cgroup ]] || continue
+    find "$cgroup" -name cgroup.procs -exec cat {} + 2> /dev/null | xargs -r kill -KILL 2> /dev/null || true
+    find "$cgroup" -depth -type d -exec rmdir {} + 2> /dev/null || true
+  done
   ip netns delete "$ns" 2> /dev/null || true
   rm -rf "/etc/netns/$ns"
   echo "run.sh: removed network namespace $ns" >&2
@@ -53,8 +61,8 @@ trap 'exit 143' TERM
 
 ip netns add "$ns"
 ip netns exec "$ns" ip link set lo up
-# ip netns exec mounts /etc/netns/<ns>/hosts over /etc/hosts: the kubelet's service proxy writes
-# Service names there, so <service>.<namespace>.svc resolves inside the run and nowhere else.
+# The tests see /etc/netns/<ns>/hosts as /etc/hosts (bound below): the process kubelet's service
+# proxy writes Service names there, so <service>.<namespace>.svc resolves inside the run only.
 mkdir -p "/etc/netns/$ns"
 cp /etc/hosts "/etc/netns/$ns/hosts"
 scope=(e2e/cluster)
@@ -73,6 +81,11 @@ echo "run.sh: running ${scope[*]:-every test} in network namespace $ns (binaries
 # --runInBand: the tests share the namespace's pod address range and the machine has 2 cores.
 # --forceExit: in one process, a handle some suite leaves open would keep Jest (and CI) waiting
 # after the summary; each suite still cleans up its own processes in afterAll.
+# Not `ip netns exec`: it mounts a /sys of the namespace's own, without /sys/fs/cgroup, which a
+# real node's kubelet and runc need. A mount namespace of the run's own (slave: nothing mounted in
+# it is seen outside) with the namespace's hosts file, entered network namespace, does the rest.
 FLINT_E2E_CLUSTER=1 FLINT_E2E_NETNS="$ns" FLINT_K8S_BIN_DIR="$bin_dir" \
-  ip netns exec "$ns" node --experimental-vm-modules --no-warnings=ExperimentalWarning \
+  unshare --mount --propagation slave -- nsenter --net="/run/netns/$ns" -- \
+  bash -c 'mount --bind "/etc/netns/$FLINT_E2E_NETNS/hosts" /etc/hosts && exec "$@"' run.sh \
+  node --experimental-vm-modules --no-warnings=ExperimentalWarning \
   node_modules/jest/bin/jest.js "${scope[@]}" "$@" --runInBand --forceExit --testPathIgnorePatterns='/node_modules/|/dist/|/build/'
