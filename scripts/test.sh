@@ -10,6 +10,8 @@ bash scripts/ensure-helm.sh > /dev/null
 bash e2e/cluster/build.sh > /dev/null
 
 if [[ $(id -u) -eq 0 ]] && command -v ip > /dev/null; then
+  # The real node runs Flint's images: built with buildah (cached; a warm run builds nothing).
+  bash scripts/images/build.sh > /dev/null
   exec bash e2e/cluster/run.sh --all "$@"
 fi
 echo "test.sh: not root (or no ip command): the cluster e2e tests that need a network namespace will be skipped" >&2

@@ -1,8 +1,6 @@
 // Times one cold start on the cluster from every clock that saw it: watches on the function's
 // Deployment, pods and EndpointSlices (this process), the process kubelet's log lines, and the pino
 // logs of the gateway, the controller and the function's watchdog (all share the machine's clock).
-import { readFileSync } from "node:fs";
-
 import {
   Watch,
   type KubeConfig,
@@ -11,7 +9,10 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 
-/** A line of the process kubelet's log, with when it was written (ms since the epoch). */
+/**
+ * A kubelet milestone with when it happened (ms since the epoch): the process kubelet's own log
+ * line, or the real node's containerd and kubelet lines in the same words (node/real-node.ts).
+ */
 export interface KubeletLine {
   readonly atMs: number;
   readonly line: string;
@@ -94,14 +95,8 @@ export class ColdStartWatch {
 /** A pino log line: its time (ms since the epoch), message and fields. */
 export type PinoLine = Record<string, unknown> & { time: number; msg: string };
 
-/** The pino lines of the log file at `path` (other lines skipped); none if there is no file yet. */
-export function pinoLines(path: string): PinoLine[] {
-  let text = "";
-  try {
-    text = readFileSync(path, "utf8");
-  } catch {
-    return [];
-  }
+/** The pino lines of a container's log `text` (other lines skipped). */
+export function pinoLines(text: string): PinoLine[] {
   const lines: PinoLine[] = [];
   for (const raw of text.split("\n")) {
     if (!raw.startsWith("{")) continue;
@@ -115,13 +110,13 @@ export function pinoLines(path: string): PinoLine[] {
   return lines;
 }
 
-/** Times (ms since the epoch) of the pino lines in `path` whose msg is `msg` and that match `where`. */
+/** Times (ms since the epoch) of the pino lines in `text` whose msg is `msg` and that match `where`. */
 export function pinoTimes(
-  path: string,
+  text: string,
   msg: string,
   where: (line: PinoLine) => boolean = () => true,
 ): number[] {
-  return pinoLines(path)
+  return pinoLines(text)
     .filter((line) => line.msg === msg && where(line))
     .map((line) => line.time);
 }
@@ -160,6 +155,7 @@ export interface ColdStartSources {
   readonly kubelet: readonly KubeletLine[];
   /** The pod's key as the kubelet logs it: `<namespace>/<pod>`. */
   readonly podKey: string;
+  /** The logs' texts (not paths). */
   readonly gatewayLog: string;
   readonly controllerLog: string;
   readonly watchdogLog: string;
@@ -200,6 +196,11 @@ export function coldStartOf(s: ColdStartSources): ColdStart {
     { what: "pod created (ReplicaSet controller)", source: "watch", ms: at(w.podCreated) },
     { what: "pod bound to the node (scheduler)", source: "watch", ms: at(w.podBound) },
     { what: "kubelet starts the pod", source: "kubelet", ms: kubeletAt(": starting") },
+    {
+      what: "pod sandbox ready (real node: network namespace, pause)",
+      source: "kubelet",
+      ms: kubeletAt(": sandbox ready"),
+    },
     { what: "kubelet spawns the watchdog process", source: "kubelet", ms: started },
     { what: "watchdog listening and ready", source: "watchdog log", ms: listening },
     { what: "endpoint in the EndpointSlice (not ready)", source: "watch", ms: at(w.endpointListed) },

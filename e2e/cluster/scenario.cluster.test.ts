@@ -1,4 +1,5 @@
-// The cluster scenario of issue 7 on a real control plane with the process kubelet: helm installs
+// The cluster scenario of issue 7 on a real control plane and a real node (kubelet, containerd, runc
+// running Flint's images; FLINT_E2E_NODE=process runs it on the process kubelet instead): helm installs
 // Flint; the examples are applied and called through the gateway; one of them scales to zero, starts
 // cold (timed from every clock that saw it), scales out under load and back, rolls out a new spec
 // under load without failing a call, and is garbage-collected when deleted; then bad manifests are
@@ -27,11 +28,11 @@ import {
   coldStartOf,
   milestoneTable,
   type ColdStart,
-  type KubeletLine,
 } from "./cold-start.js";
 import { startControlPlane, type ControlPlane } from "../../testing/control-plane.js";
-import { startKubelet, type Kubelet } from "./kubelet.js";
+import { nodeKind, startClusterNode, type ClusterNode } from "./node/cluster-node.js";
 import { startLoad } from "./load.js";
+import { portForward } from "./port-forward.js";
 import { describeUnless, namespaceSkipReason, step, uniqueName } from "../../testing/cluster.js";
 
 /** The Helm release and its namespace. */
@@ -48,6 +49,15 @@ const SUBJECT = "hello";
  * most keep the 2-core machine responsive.
  */
 const SUBJECT_SCALE = { min: 0, max: 3, target: 2, concurrency: 0, idle: "10s" };
+/** What the real node loads: Flint's images and every example's (npm run images builds them). */
+const IMAGES = [
+  ...["gateway", "controller", "watchdog"].map((name) => `ghcr.io/flint-dev/flint-${name}:${EXAMPLE_TAG}`),
+  ...readdirSync(join(REPO_ROOT, "examples"), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => `ghcr.io/flint-dev/flint-example-${entry.name}:${EXAMPLE_TAG}`),
+];
+/** A Secret the subject mounts (read-only, under /var/flint/secrets/<name>/). */
+const SUBJECT_SECRET = "hello-token";
 /** Cold starts measured in a row, for a median. */
 const COLD_STARTS = 3;
 /** The examples (folder names), each with the check of its answer. */
@@ -60,14 +70,12 @@ describeUnless(namespaceSkipReason())(
   "the issue-7 scenario: Flint installed by helm on a real control plane",
   () => {
     let cp: ControlPlane | undefined;
-    let kubelet: Kubelet | undefined;
+    let node: ClusterNode | undefined;
     let helm: Helm | undefined;
     let kubeConfig: KubeConfig;
     let core: CoreV1Api;
     let apps: AppsV1Api;
     let custom: CustomObjectsApi;
-    /** The process kubelet's log lines with their times, for the cold-start breakdown. */
-    const kubeletLines: KubeletLine[] = [];
     const namespace = uniqueName("scenario");
     /** http://<gateway pod IP>:8080, and the management token from the chart's Secret. */
     let gateway = "";
@@ -88,7 +96,7 @@ describeUnless(namespaceSkipReason())(
         (text) => step(`warnings and errors the platform logged:\n${text}`),
         (error: unknown) => step(`cannot read the platform's logs: ${String(error)}`),
       );
-      await kubelet?.stop();
+      await node?.stop();
       await cp?.stop();
       helm?.close();
     }, 90_000);
@@ -97,21 +105,15 @@ describeUnless(namespaceSkipReason())(
       const started = Date.now();
       helm = openHelm();
       cp = await startControlPlane({ network: "namespace", log: step });
-      kubelet = await startKubelet({
-        kubeconfigPath: cp.kubeconfigPath,
-        caPem: cp.caPem,
-        log: (line) => {
-          kubeletLines.push({ atMs: Date.now(), line });
-          step(`kubelet: ${line}`);
-        },
-      });
+      node = await startClusterNode({ kind: nodeKind(), controlPlane: cp, images: IMAGES, log: step });
+      step(`pods run on the ${node.kind} node ${node.nodeName}`);
       kubeConfig = new KubeConfig();
       kubeConfig.loadFromFile(cp.kubeconfigPath);
       core = kubeConfig.makeApiClient(CoreV1Api);
       apps = kubeConfig.makeApiClient(AppsV1Api);
       custom = kubeConfig.makeApiClient(CustomObjectsApi);
       await core.createNamespace({ body: { metadata: { name: namespace } } });
-      timings.push({ step: "control plane and kubelet", seconds: (Date.now() - started) / 1000 });
+      timings.push({ step: `control plane and ${node.kind} node`, seconds: (Date.now() - started) / 1000 });
     }, 120_000);
 
     /** Runs a step, logs it and records its time. */
@@ -141,8 +143,9 @@ describeUnless(namespaceSkipReason())(
       if (pod === undefined) throw new Error(`no ${component} pod`);
       return pod;
     };
+    /** What a container of `pod` wrote (its first container unless named). */
     const logOf = (pod: V1Pod, container?: string): string =>
-      kubelet!.logPath(
+      node!.readLog(
         pod.metadata!.namespace!,
         pod.metadata!.name!,
         container ?? pod.spec!.containers[0]!.name,
@@ -164,33 +167,25 @@ describeUnless(namespaceSkipReason())(
       return pods
         .map((pod) => {
           const lines = pod.spec!.containers.map((container) => {
-            let text = "(no log)";
-            try {
-              text = readFileSync(logOf(pod, container.name), "utf8").split("\n").slice(-25).join("\n");
-            } catch {
-              // not started
-            }
+            const text = logOf(pod, container.name).split("\n").slice(-25).join("\n") || "(no log)";
             return `--- ${pod.metadata!.namespace}/${pod.metadata!.name}/${container.name}\n${text}`;
           });
           return `${pod.metadata!.namespace}/${pod.metadata!.name}: ${JSON.stringify(pod.status?.containerStatuses?.map((s) => s.state))}\n${lines.join("\n")}`;
         })
-        .join("\n");
+        .join("\n")
+        .concat(`\n${node?.diagnosis() ?? ""}`);
     };
     /**
      * The controller's and gateway's log lines at warn level or above (pino level ≥ 40) and any line
      * that is not pino's (a library writing to the console), for the record of a run.
      */
     const platformWarnings = async (): Promise<string> => {
-      if (kubelet === undefined) return "(no kubelet)";
+      if (node === undefined) return "(no node)";
       const pods = await podsOf(RELEASE_NAMESPACE, "app.kubernetes.io/component in (controller,gateway)");
       return pods
         .map((pod) => {
-          let text = "";
-          try {
-            text = readFileSync(logOf(pod), "utf8");
-          } catch {
-            return `--- ${pod.metadata!.name}: (no log)`;
-          }
+          const text = logOf(pod);
+          if (text === "") return `--- ${pod.metadata!.name}: (no log)`;
           const lines = text.split("\n").filter((line) => {
             if (line.trim() === "") return false;
             try {
@@ -252,7 +247,9 @@ describeUnless(namespaceSkipReason())(
     it("1. helm install: the CRD is registered; controller, gateway, NATS and Redis run as pods and are Ready", async () => {
       await timed("1 helm install", async () => {
         const env = { KUBECONFIG: cp!.kubeconfigPath };
-        helm!.run(["install", RELEASE, CHART, "-n", RELEASE_NAMESPACE, "--create-namespace"], env);
+        // As the README tells a kind user; on the real node NATS and Redis come from local images.
+        const values = node!.chartValues.length > 0 ? ["--set", node!.chartValues.join(",")] : [];
+        helm!.run(["install", RELEASE, CHART, "-n", RELEASE_NAMESPACE, "--create-namespace", ...values], env);
         const established = async (): Promise<boolean> =>
           (
             await cp!.kubectl([
@@ -289,6 +286,20 @@ describeUnless(namespaceSkipReason())(
         expect(info.status).toBe(200);
         expect(JSON.parse(info.body)).toMatchObject({ provider: "flint", platform: "kubernetes" });
         expect((await call(`${gateway}/system/info`)).status).toBe(401);
+        // What the chart's NOTES tell a user: the gateway through `kubectl port-forward service/…`
+        // (the process kubelet serves no port-forward).
+        if (node!.kind === "real") {
+          const forward = await portForward(cp!, RELEASE_NAMESPACE, `service/${RELEASE}-gateway`, 80);
+          try {
+            const forwarded = await call(`${forward.url}/system/info`, {
+              headers: { authorization: `Bearer ${token}` },
+            });
+            expect(forwarded.status).toBe(200);
+            step(`kubectl port-forward service/${RELEASE}-gateway: ${forward.url}/system/info answered 200`);
+          } finally {
+            await forward.stop();
+          }
+        }
         // The controller leads: it holds its Lease.
         await waitOrExplain(
           "the controller's Lease held",
@@ -320,8 +331,15 @@ describeUnless(namespaceSkipReason())(
           };
           manifest.metadata["namespace"] = namespace;
           manifest.spec["image"] = `ghcr.io/flint-dev/flint-example-${dir}:${EXAMPLE_TAG}`;
-          if (manifest.metadata["name"] === SUBJECT) manifest.spec["scale"] = SUBJECT_SCALE;
+          if (manifest.metadata["name"] === SUBJECT) {
+            manifest.spec["scale"] = SUBJECT_SCALE;
+            manifest.spec["secrets"] = [SUBJECT_SECRET];
+          }
           return stringifyYaml(manifest);
+        });
+        await core.createNamespacedSecret({
+          namespace,
+          body: { metadata: { name: SUBJECT_SECRET }, stringData: { token: "s3cret" } },
         });
         const applied = await cp!.kubectl(["apply", "-f", "-"], manifests.join("---\n"));
         expect(applied).toMatchObject({ code: 0 });
@@ -404,6 +422,81 @@ describeUnless(namespaceSkipReason())(
       });
     }, 60_000);
 
+    /** Runs `script` with sh in a container: the API server, kubelet and containerd carry it. */
+    const exec = (pod: V1Pod, container: string, script: string) =>
+      cp!.kubectl([
+        "exec",
+        "-n",
+        pod.metadata!.namespace!,
+        pod.metadata!.name!,
+        "-c",
+        container,
+        "--",
+        "sh",
+        "-c",
+        script,
+      ]);
+    /** Steps only a real runtime can show; on the process kubelet they are skipped, saying so. */
+    const onRealNode = nodeKind() === "real" ? it : it.skip;
+    if (nodeKind() !== "real")
+      step("FLINT_E2E_NODE=process: the steps that need a real runtime (3b, 3c) are skipped");
+
+    onRealNode(
+      "3b. the runtime enforces the pod's security context: uid 10001, read-only root, no capabilities, seccomp, secrets read-only",
+      async () => {
+        await timed("3b security context", async () => {
+          const pod = (await subjectPods()).find(isReady);
+          if (pod === undefined) throw new Error(`no ready ${SUBJECT} pod`);
+          const secretDir = `/var/flint/secrets/${SUBJECT_SECRET}`;
+          const probe = await exec(
+            pod,
+            "function",
+            [
+              "id -u",
+              "id -g",
+              "touch /probe 2>&1 || true",
+              "touch /tmp/probe && echo tmp-writable",
+              "grep -E '^(CapEff|CapPrm|Seccomp):' /proc/self/status",
+              `cat ${secretDir}/token; echo`,
+              `touch ${secretDir}/x 2>&1 || true`,
+            ].join("; "),
+          );
+          step(`inside ${pod.metadata!.name}:\n${probe.stdout}${probe.stderr}`);
+          expect(probe.code).toBe(0);
+          const lines = probe.stdout.split("\n");
+          expect(lines.slice(0, 2)).toEqual(["10001", "10001"]);
+          expect(lines[2]).toMatch(/Read-only file system/);
+          expect(lines).toContain("tmp-writable");
+          expect(probe.stdout).toMatch(/^CapEff:\s+0{16}$/m);
+          expect(probe.stdout).toMatch(/^CapPrm:\s+0{16}$/m);
+          // 2: a seccomp filter is in force (RuntimeDefault); 0 would be none.
+          expect(probe.stdout).toMatch(/^Seccomp:\s+2$/m);
+          expect(lines).toContain("s3cret");
+          expect(probe.stdout).toContain(`cannot touch '${secretDir}/x': Read-only file system`);
+        });
+      },
+      60_000,
+    );
+
+    onRealNode(
+      "3c. from a function pod the gateway's Service name resolves (CoreDNS) and answers (kube-proxy)",
+      async () => {
+        await timed("3c Service DNS and ClusterIP", async () => {
+          const pod = (await subjectPods()).find(isReady);
+          if (pod === undefined) throw new Error(`no ready ${SUBJECT} pod`);
+          const url = `http://${RELEASE}-gateway.${RELEASE_NAMESPACE}/healthz`;
+          const script =
+            "fetch(process.argv[1]).then(async (r) => console.log(r.status, await r.text()), " +
+            "(e) => { console.error(String(e.cause ?? e)); process.exit(1); })";
+          const fetched = await exec(pod, "function", `node -e '${script}' ${url}`);
+          step(`from ${pod.metadata!.name}: GET ${url} → ${fetched.stdout.trim()} ${fetched.stderr.trim()}`);
+          expect(fetched).toMatchObject({ code: 0 });
+          expect(fetched.stdout).toMatch(/^200 /);
+        });
+      },
+      60_000,
+    );
+
     it(`4. left idle, ${SUBJECT} goes to zero replicas and its pods go away`, async () => {
       await timed(`4 ${SUBJECT} idles to zero`, async () => {
         const started = Date.now();
@@ -456,7 +549,7 @@ describeUnless(namespaceSkipReason())(
               answeredMs,
               gatewayHeldMs: Number(held),
               watched: watch.marks,
-              kubelet: kubeletLines,
+              kubelet: node!.kubeletLines(),
               podKey: `${namespace}/${podName}`,
               gatewayLog: logOf(gatewayPod),
               controllerLog: logOf(controllerPod),
@@ -722,7 +815,7 @@ describeUnless(namespaceSkipReason())(
 
         step("and that was enough: no component was refused by the API server");
         for (const component of ["controller", "gateway"]) {
-          const log = readFileSync(logOf(await componentPod(component)), "utf8");
+          const log = logOf(await componentPod(component));
           expect([component, log.match(/.*(forbidden|Forbidden).*/)?.[0]]).toEqual([component, undefined]);
         }
       });

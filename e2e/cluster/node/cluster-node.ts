@@ -7,7 +7,7 @@ import type { ControlPlane } from "../../../testing/control-plane.js";
 import type { KubeletLine } from "../cold-start.js";
 import { startKubelet } from "../kubelet.js";
 import { PAUSE_IMAGE } from "./config.js";
-import { archivesOf, SUPPORT_IMAGE_VALUES } from "./images.js";
+import { archivesOf, SUPPORT_IMAGES, SUPPORT_IMAGE_VALUES } from "./images.js";
 import { kubeletMilestones, startRealNode } from "./real-node.js";
 
 export type NodeKind = "real" | "process";
@@ -42,7 +42,7 @@ export function nodeKind(env: NodeJS.ProcessEnv = process.env): NodeKind {
 export interface ClusterNodeOptions {
   readonly kind: NodeKind;
   readonly controlPlane: ControlPlane;
-  /** Images the real node loads before it starts (the pause image is always loaded). */
+  /** Images the real node loads before it starts (the pause, NATS and Redis images always are). */
   readonly images: readonly string[];
   readonly log: (line: string) => void;
 }
@@ -53,7 +53,7 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     const node = await startRealNode({
       kubeconfigPath: cp.kubeconfigPath,
       binDir: cp.binDir,
-      archives: archivesOf([PAUSE_IMAGE, ...options.images]),
+      archives: archivesOf([PAUSE_IMAGE, ...SUPPORT_IMAGES, ...options.images]),
       log,
     });
     return {

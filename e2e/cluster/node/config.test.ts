@@ -13,7 +13,7 @@ import {
   podLogsDir,
   writeNodeFiles,
 } from "./config.js";
-import { criToText, readContainerLog } from "./real-node.js";
+import { criToText, kubeletMilestones, readContainerLog } from "./real-node.js";
 
 const layout = defaultLayout(
   "/tmp/flint-node-abc123",
@@ -103,5 +103,27 @@ describe("container logs as kubelet writes them", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the node's milestones for the cold-start breakdown", () => {
+  it("reads sandbox and container starts from containerd's log and readiness from kubelet's", () => {
+    const containerd = [
+      String.raw`time="2026-12-06T20:33:21.100000000Z" level=info msg="RunPodSandbox for name:\"hello-1\" uid:\"u1\" namespace:\"team\""`,
+      String.raw`time="2026-12-06T20:33:21.300000000Z" level=info msg="RunPodSandbox for name:\"hello-1\" uid:\"u1\" namespace:\"team\" returns sandbox id \"abc1\""`,
+      String.raw`time="2026-12-06T20:33:21.400000000Z" level=info msg="CreateContainer within sandbox \"abc1\" for name:\"function\"  attempt:0 returns container id \"def2\""`,
+      String.raw`time="2026-12-06T20:33:21.500000000Z" level=info msg="StartContainer for \"def2\" returns successfully"`,
+    ].join("\n");
+    const kubelet = `I1206 20:33:22.250000   30347 kubelet.go:2877] "SyncLoop (probe)" probe="readiness" status="ready" pod="team/hello-1"\n`;
+    const lines = kubeletMilestones({ containerd, kubelet }).map((m) => [
+      new Date(m.atMs).toISOString().slice(11, 23),
+      m.line,
+    ]);
+    expect(lines).toEqual([
+      ["20:33:21.100", "team/hello-1: starting"],
+      ["20:33:21.300", "team/hello-1: sandbox ready"],
+      ["20:33:21.500", "team/hello-1: started pid (container function)"],
+      ["20:33:22.250", "team/hello-1: readiness probe passed"],
+    ]);
   });
 });

@@ -13,6 +13,12 @@ export interface BuiltImage {
   readonly uncompressedBytes: number;
 }
 
+/** The images of the chart's NATS and Redis on the real node (no registry to pull nats:2.10-alpine from). */
+export const SUPPORT_IMAGES: readonly string[] = [
+  "localhost/flint-e2e/nats:2.10",
+  "localhost/flint-e2e/redis:7",
+];
+
 /** The test-support images the chart's NATS and Redis run on the real node, and the values that select them. */
 export const SUPPORT_IMAGE_VALUES: readonly string[] = [
   "nats.image.repository=localhost/flint-e2e/nats",

@@ -235,11 +235,11 @@ export function kubeletMilestones(logs: { containerd: string; kubelet: string })
     const msg = /msg="((?:[^"\\]|\\.)*)"/.exec(raw)?.[1]?.replace(/\\"/g, '"');
     if (time === undefined || msg === undefined) continue;
     const atMs = Date.parse(time);
-    const meta = /^RunPodSandbox for &PodSandboxMetadata\{Name:([^,]+),Uid:[^,]*,Namespace:([^,]+),/.exec(
-      msg,
-    );
-    if (meta !== null) {
-      const key = `${meta[2]}/${meta[1]}`;
+    // containerd prints the CRI metadata as protobuf text: name:"hello-x" uid:"…" namespace:"team".
+    const field = (key: string): string | undefined =>
+      new RegExp(`(?:^|[\\s{,])${key}:"?([^",\\s}]+)`, "i").exec(msg)?.[1];
+    if (msg.startsWith("RunPodSandbox for ")) {
+      const key = `${field("namespace") ?? "?"}/${field("name") ?? "?"}`;
       const id = /returns sandbox id "([0-9a-f]+)"/.exec(msg)?.[1];
       if (id === undefined) milestones.push({ atMs, line: `${key}: starting` });
       else {
@@ -249,12 +249,13 @@ export function kubeletMilestones(logs: { containerd: string; kubelet: string })
       continue;
     }
     const created =
-      /^CreateContainer within sandbox "([0-9a-f]+)" for container &ContainerMetadata\{Name:([^,]+),.*returns container id "([0-9a-f]+)"/.exec(
-        msg,
-      );
+      /^CreateContainer within sandbox "([0-9a-f]+)" for (.*) returns container id "([0-9a-f]+)"/.exec(msg);
     if (created !== null) {
       const key = sandboxes.get(created[1]!);
-      if (key !== undefined) containers.set(created[3]!, `${key} ${created[2]}`);
+      const name = new RegExp(`(?:^|[\\s{,&])(?:ContainerMetadata\\{)?name:"?([^",\\s}]+)`, "i").exec(
+        created[2]!,
+      )?.[1];
+      if (key !== undefined) containers.set(created[3]!, `${key} ${name ?? "?"}`);
       continue;
     }
     const started = /^StartContainer for "([0-9a-f]+)" returns successfully/.exec(msg);
