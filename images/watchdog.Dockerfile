@@ -10,9 +10,7 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-# `npm install`, not `npm ci`: the lock file leaves out other platforms' optional bindings of a dev
-# tool and `npm ci` refuses it as out of sync (see .ci/run). The lock still pins every version.
-RUN npm install --ignore-scripts --no-audit --no-fund --loglevel=error
+RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 COPY . .
 RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --no-audit --no-fund --loglevel=error
 

@@ -59,7 +59,7 @@ const IMAGES = [
 /** A Secret the subject mounts (read-only, under /var/flint/secrets/<name>/). */
 const SUBJECT_SECRET = "hello-token";
 /** Cold starts measured in a row, for a median. */
-const COLD_STARTS = 3;
+const COLD_STARTS = 10;
 /** The examples (folder names), each with the check of its answer. */
 const EXAMPLES = readdirSync(join(REPO_ROOT, "examples"), { withFileTypes: true })
   .filter((entry) => entry.isDirectory())
