@@ -106,10 +106,14 @@ export function defaultBinDir(env: NodeJS.ProcessEnv = process.env): string {
     if (match?.[1] === undefined) throw new Error(`no "require ${module}" line in ${path}/go.mod`);
     return match[1];
   };
-  const cacheRoot = env["FLINT_CACHE_DIR"] || join(env["HOME"] || homedir(), ".cache", "flint");
   const kube = pinned("k8s.io/kubernetes", "kube");
   const etcd = pinned("go.etcd.io/etcd/server/v3", "etcd");
-  return join(cacheRoot, `k8s-${kube}-etcd-${etcd}`, "bin");
+  return join(flintCacheDir(env), `k8s-${kube}-etcd-${etcd}`, "bin");
+}
+
+/** `${FLINT_CACHE_DIR:-~/.cache/flint}`: where build.sh and npm run images keep what they build. */
+export function flintCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env["FLINT_CACHE_DIR"] || join(env["HOME"] || homedir(), ".cache", "flint");
 }
 
 /** Which of `names` are missing from `binDir` (empty when all are there). */

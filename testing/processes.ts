@@ -151,11 +151,16 @@ export function startProcess(
   return harnessProcess;
 }
 
-/** The last `lines` lines of a log file, for error messages ("" if it cannot be read). */
-export function logTail(path: string, lines = 30): string {
+/** A log file's text, "" if it cannot be read (not written yet, or removed). */
+export function readLog(path: string): string {
   try {
-    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+    return readFileSync(path, "utf8");
   } catch {
     return "";
   }
+}
+
+/** The last `lines` lines of a log file, for error messages ("" if it cannot be read). */
+export function logTail(path: string, lines = 30): string {
+  return readLog(path).trimEnd().split("\n").slice(-lines).join("\n");
 }

@@ -422,6 +422,11 @@ describeUnless(namespaceSkipReason())(
       });
     }, 60_000);
 
+    const readySubjectPod = async (): Promise<V1Pod> => {
+      const pod = (await subjectPods()).find(isReady);
+      if (pod === undefined) throw new Error(`no ready ${SUBJECT} pod`);
+      return pod;
+    };
     /** Runs `script` with sh in a container: the API server, kubelet and containerd carry it. */
     const exec = (pod: V1Pod, container: string, script: string) =>
       cp!.kubectl([
@@ -445,8 +450,7 @@ describeUnless(namespaceSkipReason())(
       "3b. the runtime enforces the pod's security context: uid 10001, read-only root, no capabilities, seccomp, secrets read-only",
       async () => {
         await timed("3b security context", async () => {
-          const pod = (await subjectPods()).find(isReady);
-          if (pod === undefined) throw new Error(`no ready ${SUBJECT} pod`);
+          const pod = await readySubjectPod();
           const secretDir = `/var/flint/secrets/${SUBJECT_SECRET}`;
           const probe = await exec(
             pod,
@@ -482,8 +486,7 @@ describeUnless(namespaceSkipReason())(
       "3c. from a function pod the gateway's Service name resolves (CoreDNS) and answers (kube-proxy)",
       async () => {
         await timed("3c Service DNS and ClusterIP", async () => {
-          const pod = (await subjectPods()).find(isReady);
-          if (pod === undefined) throw new Error(`no ready ${SUBJECT} pod`);
+          const pod = await readySubjectPod();
           const url = `http://${RELEASE}-gateway.${RELEASE_NAMESPACE}/healthz`;
           const script =
             "fetch(process.argv[1]).then(async (r) => console.log(r.status, await r.text()), " +

@@ -1,9 +1,8 @@
 // The node a cluster test runs its pods on, whichever it is: the real node (kubelet, containerd,
 // runc, with Flint's images) or the process kubelet (pod commands as local processes). Tests that
 // hold for both read logs and kubelet milestones through this, and say which node they ran on.
-import { readFileSync } from "node:fs";
-
 import type { ControlPlane } from "../../../testing/control-plane.js";
+import { readLog } from "../../../testing/processes.js";
 import type { KubeletLine } from "../cold-start.js";
 import { startKubelet } from "../kubelet.js";
 import { PAUSE_IMAGE } from "./config.js";
@@ -78,13 +77,7 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
   return {
     kind: "process",
     nodeName: kubelet.nodeName,
-    readLog: (namespace, pod, container) => {
-      try {
-        return readFileSync(kubelet.logPath(namespace, pod, container), "utf8");
-      } catch {
-        return "";
-      }
-    },
+    readLog: (namespace, pod, container) => readLog(kubelet.logPath(namespace, pod, container)),
     kubeletLines: () => lines,
     chartValues: [],
     diagnosis: () => "",

@@ -1,8 +1,9 @@
 // The images `npm run images` built (scripts/images/build.sh), as the real node loads them: its
 // manifest lists each image's reference and archive.
 import { existsSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
+
+import { flintCacheDir } from "../../../testing/control-plane.js";
 
 export interface BuiltImage {
   readonly ref: string;
@@ -19,18 +20,21 @@ export const SUPPORT_IMAGES: readonly string[] = [
   "localhost/flint-e2e/redis:7",
 ];
 
-/** The test-support images the chart's NATS and Redis run on the real node, and the values that select them. */
-export const SUPPORT_IMAGE_VALUES: readonly string[] = [
-  "nats.image.repository=localhost/flint-e2e/nats",
-  "nats.image.tag=2.10",
-  "redis.image.repository=localhost/flint-e2e/redis",
-  "redis.image.tag=7",
-];
+/** The `--set` values that point the chart's NATS and Redis at {@link SUPPORT_IMAGES}. */
+export const SUPPORT_IMAGE_VALUES: readonly string[] = (["nats", "redis"] as const).flatMap(
+  (component, i) => {
+    const ref = SUPPORT_IMAGES[i]!;
+    const colon = ref.lastIndexOf(":");
+    return [
+      `${component}.image.repository=${ref.slice(0, colon)}`,
+      `${component}.image.tag=${ref.slice(colon + 1)}`,
+    ];
+  },
+);
 
 /** `${FLINT_CACHE_DIR:-~/.cache/flint}/images/images.json`, which scripts/images/build.sh writes. */
 export function imagesManifestPath(env: NodeJS.ProcessEnv = process.env): string {
-  const cacheRoot = env["FLINT_CACHE_DIR"] || join(env["HOME"] || homedir(), ".cache", "flint");
-  return join(cacheRoot, "images", "images.json");
+  return join(flintCacheDir(env), "images", "images.json");
 }
 
 /** No image archives, or not the ones asked for: run `npm run images`. */

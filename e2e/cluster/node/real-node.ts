@@ -12,6 +12,7 @@ import { addLoopbackAddress, currentNetns } from "../../../testing/network.js";
 import {
   forgetOnExit,
   logTail,
+  readLog,
   removeOnExit,
   startProcess,
   type HarnessProcess,
@@ -138,19 +139,11 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
     readLog: (namespace, pod, container) => readContainerLog(layout, namespace, pod, container),
     diagnosis,
     runtimeLogs: () => ({
-      containerd: readText(join(dir, "containerd.log")),
-      kubelet: readText(join(dir, "kubelet.log")),
+      containerd: readLog(join(dir, "containerd.log")),
+      kubelet: readLog(join(dir, "kubelet.log")),
     }),
     stop,
   };
-}
-
-function readText(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return "";
-  }
 }
 
 async function waitForNodeReady(layout: NodeLayout, node: HarnessProcess, timeoutMs: number): Promise<void> {
