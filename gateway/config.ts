@@ -81,8 +81,14 @@ export interface AsyncGatewayConfig {
   readonly recordTtlMs: number;
   /** How long an Idempotency-Key maps to its call, in ms. FLINT_IDEMPOTENCY_TTL, default 24h. */
   readonly idempotencyTtlMs: number;
-  /** Bytes the queue of pending calls may hold (JetStream max_bytes). FLINT_ASYNC_QUEUE_BYTES, default 1Gi. */
+  /**
+   * Bytes the queue of pending calls may hold: JetStream's max_bytes (default 1Gi), or in memory
+   * (no NATS_URL) the calls, dead letters and callbacks held (default 256Mi). Past it, 503.
+   * FLINT_ASYNC_QUEUE_BYTES.
+   */
   readonly queueMaxBytes: number;
+  /** Async call bodies read at once; one more gets 503 + Retry-After. FLINT_ASYNC_MAX_UPLOADS, default 64. */
+  readonly maxUploads: number;
   /** How long dead letters are kept, in ms. FLINT_DEAD_LETTER_MAX_AGE, default 168h. */
   readonly deadLetterMaxAgeMs: number;
   /** Retries of a failed callback POST. FLINT_CALLBACK_RETRIES, default 5. */
@@ -121,8 +127,9 @@ export function loadConfig(env: Env): GatewayConfig {
 }
 
 function asyncConfig(read: EnvReader): AsyncGatewayConfig {
+  const natsUrl = read.urls("NATS_URL", ["nats:", "tls:"]);
   return {
-    natsUrl: read.urls("NATS_URL", ["nats:", "tls:"]),
+    natsUrl,
     redisUrl: read.urls("REDIS_URL", ["redis:", "rediss:"]),
     maxBodyBytes: read.bytes("FLINT_ASYNC_MAX_BODY", 1024 ** 2),
     maxInFlight: read.integer("FLINT_ASYNC_CONCURRENCY", 32, 1, 10_000),
@@ -130,7 +137,8 @@ function asyncConfig(read: EnvReader): AsyncGatewayConfig {
     resultMaxBytes: read.bytes("FLINT_ASYNC_RESULT_MAX_BYTES", 1024 ** 2),
     recordTtlMs: read.durationMs("FLINT_ASYNC_RECORD_TTL", 24 * 3600_000, 1000),
     idempotencyTtlMs: read.durationMs("FLINT_IDEMPOTENCY_TTL", 24 * 3600_000, 1000),
-    queueMaxBytes: read.bytes("FLINT_ASYNC_QUEUE_BYTES", 1024 ** 3),
+    queueMaxBytes: read.bytes("FLINT_ASYNC_QUEUE_BYTES", natsUrl === undefined ? 256 * 1024 ** 2 : 1024 ** 3),
+    maxUploads: read.integer("FLINT_ASYNC_MAX_UPLOADS", 64, 1, 100_000),
     deadLetterMaxAgeMs: read.durationMs("FLINT_DEAD_LETTER_MAX_AGE", 168 * 3600_000, 1000),
     callbackMaxRetries: read.integer("FLINT_CALLBACK_RETRIES", 5, 0, 100),
     callbackTimeoutMs: read.durationMs("FLINT_CALLBACK_TIMEOUT", 10_000, 1),

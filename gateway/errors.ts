@@ -18,6 +18,9 @@ export type GatewayErrorCode =
   | "CONCURRENCY_LIMIT"
   | "CLIENT_CLOSED"
   | "REPLICA_UNAVAILABLE"
+  | "REPLICA_LOST"
+  | "RESERVED_PATH"
+  | "METHOD_NOT_ALLOWED"
   | "ACTIVATION_QUEUE_FULL"
   | "QUEUE_BYTES_EXHAUSTED"
   | "ACTIVATION_TIMEOUT"
@@ -29,6 +32,11 @@ export type GatewayErrorCode =
   | "ASYNC_DISABLED"
   | "QUEUE_UNAVAILABLE"
   | "RECORDS_UNAVAILABLE"
+  | "BODY_TIMEOUT"
+  | "ASYNC_UPLOADS_FULL"
+  | "ASYNC_QUEUE_FULL"
+  | "CALL_ID_TAKEN"
+  | "IDEMPOTENCY_KEY_REUSED"
   | "INTERNAL";
 
 /** Base class: callers branch on `code` or `instanceof`, never on the message. */
@@ -171,6 +179,45 @@ export class ReplicaUnavailableError extends GatewayError {
   }
 }
 
+/**
+ * The replica's connection broke after the call was sent and before its answer, and the call could
+ * not be sent again (it had a body, or was not idempotent): it may or may not have run. Sent with
+ * `X-Flint-Error: replica-lost`, so a client can tell it from a 502 its function answered.
+ */
+export class ReplicaLostError extends GatewayError {
+  readonly code = "REPLICA_LOST";
+  constructor(
+    readonly key: string,
+    readonly replicaId: string,
+    options?: ErrorOptions,
+  ) {
+    super(`replica ${replicaId} of function ${key} was lost while it had the call; it may have run`, options);
+    this.name = "ReplicaLostError";
+  }
+}
+
+/** The path after the function name is a watchdog's own route (`/_/...`), which callers cannot reach. */
+export class ReservedPathError extends GatewayError {
+  readonly code = "RESERVED_PATH";
+  constructor() {
+    super("paths under /_/ belong to the platform and are not served through the gateway");
+    this.name = "ReservedPathError";
+  }
+}
+
+/** TRACE and CONNECT: the gateway neither reflects requests nor opens tunnels. */
+export class MethodNotAllowedError extends GatewayError {
+  readonly code = "METHOD_NOT_ALLOWED";
+  constructor(
+    readonly method: string,
+    /** Sent as the Allow header. */
+    readonly allow: string,
+  ) {
+    super(`the gateway does not serve ${method.length > 20 ? "this method" : method}`);
+    this.name = "MethodNotAllowedError";
+  }
+}
+
 /** The function has no ready replica and FLINT_QUEUE_DEPTH calls already wait for one. */
 export class ActivationQueueFullError extends GatewayError {
   readonly code = "ACTIVATION_QUEUE_FULL";
@@ -291,6 +338,58 @@ export class RecordsUnavailableError extends GatewayError {
   }
 }
 
+/** An async call's body did not arrive within the function's timeout; nothing was accepted. */
+export class BodyTimeoutError extends GatewayError {
+  readonly code = "BODY_TIMEOUT";
+  constructor(readonly timeoutMs: number) {
+    super(`the request body did not arrive within ${timeoutMs}ms`);
+    this.name = "BodyTimeoutError";
+  }
+}
+
+/** FLINT_ASYNC_MAX_UPLOADS async bodies are already being read; nothing was accepted. */
+export class AsyncUploadsFullError extends GatewayError {
+  readonly code = "ASYNC_UPLOADS_FULL";
+  constructor(
+    readonly limit: number,
+    override readonly retryAfterSeconds: number,
+  ) {
+    super(`the gateway is already reading ${limit} async call bodies`);
+    this.name = "AsyncUploadsFullError";
+  }
+}
+
+/** The async queue already holds FLINT_ASYNC_QUEUE_BYTES; nothing was accepted. */
+export class AsyncQueueFullError extends GatewayError {
+  readonly code = "ASYNC_QUEUE_FULL";
+  constructor(
+    readonly limitBytes: number,
+    override readonly retryAfterSeconds: number,
+    options?: ErrorOptions,
+  ) {
+    super(`the async call queue already holds its limit of ${limitBytes} bytes`, options);
+    this.name = "AsyncQueueFullError";
+  }
+}
+
+/** A caller's X-Call-Id names a call that exists: ids are never reused (use Idempotency-Key to retry). */
+export class CallIdTakenError extends GatewayError {
+  readonly code = "CALL_ID_TAKEN";
+  constructor(readonly callId: string) {
+    super(`call id ${callId} is taken; leave X-Call-Id out, or retry with an Idempotency-Key`);
+    this.name = "CallIdTakenError";
+  }
+}
+
+/** An Idempotency-Key came back with another method, path or body than the call it names. */
+export class IdempotencyKeyReusedError extends GatewayError {
+  readonly code = "IDEMPOTENCY_KEY_REUSED";
+  constructor(readonly heldBy: string) {
+    super(`this Idempotency-Key belongs to call ${heldBy}, which had another method, path or body`);
+    this.name = "IdempotencyKeyReusedError";
+  }
+}
+
 /**
  * The HTTP status of every code: a Record over the code union, so a new code that is not mapped
  * here fails the type check.
@@ -313,6 +412,9 @@ const HTTP_STATUS: Readonly<Record<GatewayErrorCode, number>> = Object.freeze({
   CLIENT_CLOSED: 499,
   INTERNAL: 500,
   REPLICA_UNAVAILABLE: 502,
+  REPLICA_LOST: 502,
+  RESERVED_PATH: 404,
+  METHOD_NOT_ALLOWED: 405,
   ACTIVATION_QUEUE_FULL: 503,
   QUEUE_BYTES_EXHAUSTED: 503,
   ACTIVATION_TIMEOUT: 503,
@@ -321,6 +423,11 @@ const HTTP_STATUS: Readonly<Record<GatewayErrorCode, number>> = Object.freeze({
   ASYNC_DISABLED: 503,
   QUEUE_UNAVAILABLE: 503,
   RECORDS_UNAVAILABLE: 503,
+  BODY_TIMEOUT: 408,
+  ASYNC_UPLOADS_FULL: 503,
+  ASYNC_QUEUE_FULL: 503,
+  CALL_ID_TAKEN: 409,
+  IDEMPOTENCY_KEY_REUSED: 422,
   CALL_TIMEOUT: 504,
 });
 
@@ -357,6 +464,8 @@ export function errorResponse(error: unknown, callId: string): ErrorResponse {
   if (known?.retryAfterSeconds !== undefined) headers["retry-after"] = String(known.retryAfterSeconds);
   if (known instanceof UnauthorizedError)
     headers["www-authenticate"] = 'Bearer realm="flint", Basic realm="flint"';
+  if (known instanceof ReplicaLostError) headers["x-flint-error"] = "replica-lost";
+  if (known instanceof MethodNotAllowedError) headers["allow"] = known.allow;
   return { status: httpStatusOf(code), code, headers, body };
 }
 

@@ -21,6 +21,7 @@ import {
   AsyncDisabledError,
   BadRequestError,
   HeadersTooLargeError,
+  MethodNotAllowedError,
   MissingHostError,
   RequestTimeoutError,
   ShuttingDownError,
@@ -39,12 +40,13 @@ import type {
   FunctionStore,
   ScaleTarget,
 } from "../platform/ports.js";
-import { CALL_PREFIX } from "./route.js";
+import { ALLOWED_METHODS, CALL_PREFIX } from "./route.js";
 import { readRequestHead } from "./headers.js";
 import { CallHandler, writeError, type FunctionRoute } from "./proxy.js";
 import { ConcurrencyReporter } from "./stats.js";
 import { UpgradeHandler } from "./upgrade.js";
 import { ASYNC_PREFIX, AsyncCalls, CALLS_PATH } from "./async/async-calls.js";
+import { CallTokens } from "./async/call-access.js";
 import type { CallQueue, CallRecords } from "./async/ports.js";
 
 /** Connections the kernel may hold for accept(); capped by net.core.somaxconn. */
@@ -124,33 +126,7 @@ export class Gateway {
       draining: () => this.draining,
     });
     this.upgrades = new UpgradeHandler(this.calls);
-    this.asyncCalls =
-      deps.async === undefined
-        ? undefined
-        : new AsyncCalls({
-            queue: deps.async.queue,
-            records: deps.async.records,
-            config: {
-              maxBodyBytes: config.async.maxBodyBytes,
-              maxInFlight: config.async.maxInFlight,
-              retryOn: config.async.retryOn,
-              resultMaxBytes: config.async.resultMaxBytes,
-              callbackRetry: {
-                maxRetries: config.async.callbackMaxRetries,
-                initialBackoffMs: 1000,
-                maxBackoffMs: 60_000,
-              },
-              callbackTimeoutMs: config.async.callbackTimeoutMs,
-              drainTimeoutMs: config.shutdownTimeoutMs,
-            },
-            activationTimeoutMs: config.activationTimeoutMs,
-            credentials,
-            clock: this.clock,
-            logger: this.logger,
-            registry: this.metrics.registry,
-            defaultNamespace: config.defaultNamespace,
-            draining: () => this.draining,
-          });
+    this.asyncCalls = deps.async === undefined ? undefined : this.createAsyncCalls(deps.async, credentials);
     const startedMs = this.clock.now();
     this.management = createManagementApp({
       asyncCalls: this.asyncCalls,
@@ -186,6 +162,7 @@ export class Gateway {
     this.server.on("request", this.onRequest);
     this.server.on("upgrade", this.onUpgrade);
     this.server.on("clientError", this.onClientError);
+    this.server.on("connect", this.onConnect);
 
     this.reporter = new ConcurrencyReporter(this.clock, deps.bus, config.instanceId, () =>
       [...this.routes.values()].map(({ pool }) => ({
@@ -198,6 +175,40 @@ export class Gateway {
     this.reporter.start();
     this.asyncCalls?.start();
     this.unwatch = deps.store.watch(this.onFunctionEvent);
+  }
+
+  private createAsyncCalls(
+    backends: NonNullable<GatewayDeps["async"]>,
+    credentials: Credentials,
+  ): AsyncCalls {
+    const { config } = this;
+    return new AsyncCalls({
+      queue: backends.queue,
+      records: backends.records,
+      config: {
+        maxBodyBytes: config.async.maxBodyBytes,
+        maxInFlight: config.async.maxInFlight,
+        retryOn: config.async.retryOn,
+        resultMaxBytes: config.async.resultMaxBytes,
+        callbackRetry: {
+          maxRetries: config.async.callbackMaxRetries,
+          initialBackoffMs: 1000,
+          maxBackoffMs: 60_000,
+        },
+        callbackTimeoutMs: config.async.callbackTimeoutMs,
+        drainTimeoutMs: config.shutdownTimeoutMs,
+        maxUploads: config.async.maxUploads,
+        retryAfterSeconds: config.retryAfterSeconds,
+      },
+      activationTimeoutMs: config.activationTimeoutMs,
+      credentials,
+      tokens: new CallTokens(config.auth),
+      clock: this.clock,
+      logger: this.logger,
+      registry: this.metrics.registry,
+      defaultNamespace: config.defaultNamespace,
+      draining: () => this.draining,
+    });
   }
 
   /** Listens on the configured host and port (0 picks one) and resolves with the bound address. */
@@ -284,6 +295,12 @@ export class Gateway {
 
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? "/";
+    if (req.method === "TRACE") {
+      // A function that reflected the request would echo the caller's cookies and credentials back.
+      const head = readRequestHead(req.rawHeaders);
+      const error = new MethodNotAllowedError(req.method, ALLOWED_METHODS);
+      return writeError(req, res, head, error, head.callId ?? "none", true);
+    }
     if (url.startsWith(CALL_PREFIX)) return this.calls.handle(req, res);
     if (url.startsWith(ASYNC_PREFIX) && !(req.method === "GET" && url.startsWith(CALLS_PATH))) {
       if (this.asyncCalls !== undefined) return this.asyncCalls.submit(req, res);
@@ -318,10 +335,22 @@ export class Gateway {
     serveWithoutUpgrade(req, socket, this.onRequest);
   };
 
+  /** CONNECT (node:http hands it over as a raw socket): the gateway opens no tunnels. */
+  private readonly onConnect = (req: IncomingMessage, socket: Duplex): void => {
+    socket.on("error", () => socket.destroy());
+    const error = new MethodNotAllowedError(req.method ?? "CONNECT", ALLOWED_METHODS);
+    socket.end(rawErrorResponse(error, readRequestHead(req.rawHeaders).callId ?? "none"));
+  };
+
   /** Requests Node could not parse: answer with the gateway's own error body, then close. */
   private readonly onClientError = (error: Error & { code?: string }, socket: Socket): void => {
     if (error.code === "ECONNRESET" || !socket.writable) {
       socket.destroy();
+      return;
+    }
+    if (error.code === "HPE_CLOSED_CONNECTION") {
+      // Bytes after a request that said `Connection: close`: that request is answered (its response
+      // may still be on its way) and the connection then closes; the rest is ignored (RFC 9112 §9.6).
       return;
     }
     const mapped =

@@ -36,6 +36,7 @@ import {
 import { FunctionNotFoundError } from "../platform/errors.js";
 import type { FunctionRuntime, FunctionStore, ScaleTarget } from "../platform/ports.js";
 import type { AsyncCalls } from "./async/async-calls.js";
+import { CALL_TOKEN_HEADER } from "./async/call-access.js";
 
 export interface ManagementOptions {
   readonly store: FunctionStore;
@@ -90,10 +91,16 @@ export function createManagementApp(options: ManagementOptions): express.Express
     res.type(registry.contentType).send(text);
   });
 
+  // The management credential, or the call's own read token (X-Call-Token, from the 202).
   app.get("/async-function/calls/:id", async (req, res) => {
     const id = req.params["id"] ?? "";
     if (!CALL_ID_RE.test(id)) throw new BadRequestError(`${JSON.stringify(id)} is not a call id`);
-    res.json((await requireAsync(options.asyncCalls).record(id)) satisfies CallRecord);
+    const calls = requireAsync(options.asyncCalls);
+    const authorization = req.get("authorization");
+    const problem = credentials.check(authorization);
+    if (problem !== undefined && authorization !== undefined) throw new UnauthorizedError(problem);
+    const record = await calls.record(id, problem === undefined, req.get(CALL_TOKEN_HEADER));
+    res.json(record satisfies CallRecord);
   });
 
   const system = express.Router();

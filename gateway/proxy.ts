@@ -16,7 +16,9 @@ import {
   type KnownError,
   isKnownError,
   MissingHostError,
+  ReplicaLostError,
   ReplicaUnavailableError,
+  ReservedPathError,
   UnauthorizedError,
   errorResponse,
   httpStatusOf,
@@ -35,7 +37,7 @@ import type { FunctionMetrics, GatewayMetrics } from "./metrics.js";
 import type { Clock } from "../platform/ports.js";
 import { PooledCall } from "./pooled-call.js";
 import type { Replica } from "./replica.js";
-import { CALL_PREFIX, parseCallPath } from "./route.js";
+import { CALL_PREFIX, isReservedPath, parseCallPath } from "./route.js";
 
 /**
  * What a waiting call is charged against FLINT_QUEUE_BYTES besides its headers: the request and
@@ -60,9 +62,15 @@ export const CONNECT_ERROR_CODES = new Set([
   "UND_ERR_CONNECT_TIMEOUT",
 ]);
 /** A connection that broke before the replica answered (the replica died, or the keep-alive race). */
-const BROKEN_CONNECTION_CODES = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
-/** Methods whose calls may be sent twice (RFC 9110 §9.2.2). */
-const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+export const BROKEN_CONNECTION_CODES = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
+/** Methods whose calls may be sent twice (RFC 9110 §9.2.2; TRACE is refused by the gateway). */
+export const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+/**
+ * The most times one call is sent to a replica: the first send and up to two resends, each to
+ * another replica (the one that failed is out of rotation until it answers a probe). Enough for a
+ * call to survive losing two replicas at once; bounded so a fleet that is all dying fails fast.
+ */
+export const MAX_CALL_SENDS = 3;
 
 /** A known function as the hot path needs it. */
 export interface FunctionRoute {
@@ -95,6 +103,9 @@ export class CallHandler {
     const head = readRequestHead(req.rawHeaders);
     const callId = head.callId ?? randomUUID();
     const { functionText, upstreamPath } = parseCallPath(req.url ?? CALL_PREFIX);
+    if (isReservedPath(upstreamPath)) {
+      return this.refuse(req, res, head, callId, startMs, new ReservedPathError());
+    }
     const admission = this.admit(req, head, callId, functionText);
     if (admission.error !== undefined) {
       return this.refuse(req, res, head, callId, startMs, admission.error, admission.route);
@@ -201,7 +212,8 @@ class ProxyCall extends PooledCall implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private headers: string[] | undefined;
   private cancelDeadline: (() => void) | undefined;
-  private retried = false;
+  /** Times the call has been handed to a replica (at most MAX_CALL_SENDS). */
+  private sends = 0;
   /** A response the replica refused with (draining, not ready) is being read and thrown away. */
   private discarding = false;
   /** The replica's response broke off: recorded as 502, not as the client leaving. */
@@ -240,6 +252,7 @@ class ProxyCall extends PooledCall implements Dispatcher.DispatchHandler {
     }
     this.replica = replica;
     this.controller = undefined;
+    this.sends++;
     const { clock } = this.handler.options;
     this.cancelDeadline ??= clock.setTimer(this.onDeadline, this.pool.settings.timeoutMs);
     this.headers ??= upstreamHeaders(this.head, {
@@ -277,7 +290,7 @@ class ProxyCall extends PooledCall implements Dispatcher.DispatchHandler {
   ): void {
     if (this.finished) return;
     const raw = (controller.rawHeaders ?? []) as RawHeaders;
-    if (!this.head.hasBody && !this.retried && hasHeader(raw, REFUSED_HEADER)) {
+    if (!this.head.hasBody && this.sends < MAX_CALL_SENDS && hasHeader(raw, REFUSED_HEADER)) {
       // The watchdog refused it before the handler ran (draining, or not ready): a bodyless call is
       // untouched, so once this answer is read it goes to another replica.
       this.discarding = true;
@@ -321,28 +334,35 @@ class ProxyCall extends PooledCall implements Dispatcher.DispatchHandler {
     }
     const code = error.code ?? "";
     const neverConnected = CONNECT_ERROR_CODES.has(code);
-    if (neverConnected) this.pool.markUnreachable(replica);
+    const broken = BROKEN_CONNECTION_CODES.has(code);
+    // A replica that refused or broke a connection is out of rotation until it answers a probe, so
+    // neither this call's resend nor any other call lands on it again (a killed replica would
+    // otherwise look least loaded, its calls having just failed). A live one is back within a probe.
+    if (neverConnected || broken) this.pool.markUnreachable(replica);
     // The body is only read once connected, so a call that never connected is untouched. A bodyless
     // call whose connection broke before any answer may have run, so it is only sent again if its
     // method is idempotent (RFC 9110 §9.2.2).
-    const safeToRetry =
-      !this.retried &&
-      (neverConnected ||
-        this.discarding ||
-        (!this.head.hasBody && BROKEN_CONNECTION_CODES.has(code) && IDEMPOTENT.has(this.req.method ?? "")));
-    if (safeToRetry) return this.retry(code);
-    this.finish(new ReplicaUnavailableError(this.pool.key, replica.id, { cause: error }));
+    const safeToResend =
+      neverConnected ||
+      this.discarding ||
+      (broken && !this.head.hasBody && IDEMPOTENT_METHODS.has(this.req.method ?? ""));
+    if (safeToResend && this.sends < MAX_CALL_SENDS) return this.retry(code);
+    // Refused connections never ran the call; anything else may have run it: that is named, never a bare 502.
+    this.finish(
+      neverConnected
+        ? new ReplicaUnavailableError(this.pool.key, replica.id, { cause: error })
+        : new ReplicaLostError(this.pool.key, replica.id, { cause: error }),
+    );
   }
 
-  /** Sends the call to another replica (or queues it), once per call. */
+  /** Sends the call to another replica (or queues it), up to MAX_CALL_SENDS sends in all. */
   private retry(reason: string): void {
     const replica = this.replica as Replica;
-    this.retried = true;
     this.discarding = false;
     this.controller = undefined;
     if (reason === "refused") this.pool.markUnreachable(replica);
     this.handler.options.logger.info(
-      { callId: this.callId, replica: replica.id, reason },
+      { callId: this.callId, replica: replica.id, reason, sends: this.sends },
       "retrying call on another replica",
     );
     this.retryElsewhere();
@@ -357,9 +377,7 @@ class ProxyCall extends PooledCall implements Dispatcher.DispatchHandler {
   /** Why a response that had begun did not complete. */
   private endedEarly(): KnownError {
     const replicaId = this.replica?.id ?? "unknown";
-    return this.upstreamBroke
-      ? new ReplicaUnavailableError(this.pool.key, replicaId)
-      : new ClientClosedError();
+    return this.upstreamBroke ? new ReplicaLostError(this.pool.key, replicaId) : new ClientClosedError();
   }
 
   private readonly onDeadline = (): void => {

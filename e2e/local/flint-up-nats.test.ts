@@ -77,7 +77,9 @@ describe("flint up on NATS and Redis, with --output json", () => {
     await waitFor(
       "the call to succeed",
       async () => {
-        const lookup = await call(`${start.url}/async-function/calls/${callId}`);
+        const lookup = await call(`${start.url}/async-function/calls/${callId}`, {
+          headers: { "x-call-token": reply.headers["x-call-token"] as string },
+        });
         record = JSON.parse(lookup.body) as typeof record;
         return record.state === "succeeded";
       },

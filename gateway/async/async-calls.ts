@@ -1,6 +1,6 @@
 // Async calls in the gateway: accepting POST /async-function/... into the durable queue (202 + X-Call-Id),
 // one consumer per known function, the callback sender, the backlog reader, and the dead-letter admin.
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -8,12 +8,16 @@ import { functionKey, parseFunctionRef, type FunctionRef, type FunctionResource 
 import type { Credentials } from "../auth.js";
 import type { ReplicaPool } from "../replica-pool.js";
 import {
+  AsyncUploadsFullError,
   BadFunctionNameError,
   BadRequestError,
+  BodyTimeoutError,
   BodyTooLargeError,
+  CallIdTakenError,
   CallNotFoundError,
   ClientClosedError,
   DeadLetterNotFoundError,
+  IdempotencyKeyReusedError,
   isKnownError,
   MissingHostError,
   UnauthorizedError,
@@ -23,7 +27,8 @@ import { readRequestHead, upstreamHeaders, type RequestHead } from "../headers.j
 import type { FunctionMetrics } from "../metrics.js";
 import type { Clock } from "../../platform/ports.js";
 import { writeError } from "../proxy.js";
-import { parseCallPath } from "../route.js";
+import { assertPublicPath, parseCallPath } from "../route.js";
+import { CALL_TOKEN_HEADER, redactedUrl, type CallTokens } from "./call-access.js";
 import { CallbackSender } from "./callbacks.js";
 import { FunctionConsumer } from "./consumer.js";
 import { AsyncMetrics } from "./metrics.js";
@@ -53,6 +58,10 @@ export interface AsyncConfig {
   readonly callbackTimeoutMs: number;
   /** On shutdown, how long async calls in flight may take to finish, in ms. */
   readonly drainTimeoutMs: number;
+  /** Bodies read at once; one more gets 503. FLINT_ASYNC_MAX_UPLOADS. */
+  readonly maxUploads: number;
+  /** Retry-After for a refused upload, in seconds. */
+  readonly retryAfterSeconds: number;
 }
 
 export interface AsyncCallsOptions {
@@ -61,6 +70,8 @@ export interface AsyncCallsOptions {
   readonly config: AsyncConfig;
   readonly activationTimeoutMs: number;
   readonly credentials: Credentials;
+  /** Issues and checks each call's read token. */
+  readonly tokens: CallTokens;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly registry: Registry;
@@ -83,6 +94,8 @@ export class AsyncCalls {
   private readonly callbacks: CallbackSender;
   private cancelDepth: (() => void) | undefined;
   private closed = false;
+  /** Async bodies being read now, bounded by maxUploads. */
+  private uploads = 0;
 
   constructor(private readonly options: AsyncCallsOptions) {
     this.metrics = new AsyncMetrics(options.registry);
@@ -139,6 +152,11 @@ export class AsyncCalls {
     void consumer.stop(0);
   }
 
+  /** Async bodies being read now (bounded by FLINT_ASYNC_MAX_UPLOADS). */
+  get uploading(): number {
+    return this.uploads;
+  }
+
   /** The function's async backlog as last read, for the autoscaler. */
   queued(key: string): number {
     return this.consumers.get(key)?.queued ?? 0;
@@ -161,15 +179,23 @@ export class AsyncCalls {
     const callId = head.callId ?? randomUUID();
     this.accept(req, head, callId).then(
       (accepted) => {
+        const token = this.options.tokens.issue(accepted.callId);
         const headers: Record<string, string> = {
           "content-type": "application/json; charset=utf-8",
           "x-call-id": accepted.callId,
           location: `${CALLS_PATH}${accepted.callId}`,
         };
+        if (token !== undefined) headers[CALL_TOKEN_HEADER] = token;
         if (accepted.replayed) headers["x-flint-idempotent-replay"] = "true";
         if (this.options.draining()) headers["connection"] = "close";
         res.writeHead(202, headers);
-        res.end(JSON.stringify({ callId: accepted.callId, status: `${CALLS_PATH}${accepted.callId}` }));
+        res.end(
+          JSON.stringify({
+            callId: accepted.callId,
+            status: `${CALLS_PATH}${accepted.callId}`,
+            ...(token === undefined ? {} : { token }),
+          }),
+        );
       },
       (error: unknown) => {
         if (error instanceof ClientClosedError) return;
@@ -177,12 +203,22 @@ export class AsyncCalls {
           this.options.logger.error({ callId, err: error }, "async call not accepted");
         }
         writeError(req, res, head, error, callId, this.options.draining());
+        // A body left unread (too slow, too many, too large) is not waited for: the socket goes.
+        if (!req.complete) res.once("finish", () => req.destroy());
       },
     );
   }
 
-  /** The record behind GET /async-function/calls/:id. */
-  async record(callId: string): Promise<CallRecord> {
+  /**
+   * The record behind GET /async-function/calls/:id, for a caller with the management credential
+   * (`authorized`) or the call's read token. Without either: 401; a token that is not this call's
+   * gets the same 404 as an unknown id, so ids cannot be probed.
+   */
+  async record(callId: string, authorized: boolean, token: string | undefined): Promise<CallRecord> {
+    if (!authorized) {
+      if (token === undefined) throw new UnauthorizedError("missing");
+      if (!this.options.tokens.verify(callId, token)) throw new CallNotFoundError(callId);
+    }
     const record = await this.options.records.get(callId);
     if (record === undefined) throw new CallNotFoundError(callId);
     return record;
@@ -226,6 +262,7 @@ export class AsyncCalls {
     const { config, defaultNamespace, credentials, queue, records, clock } = this.options;
     if (head.host === undefined && req.httpVersionMinor === 1) throw new MissingHostError();
     const { functionText, upstreamPath } = parseCallPath(req.url ?? ASYNC_PREFIX, ASYNC_PREFIX);
+    assertPublicPath(upstreamPath);
     const ref = parseFunctionRef(functionText, defaultNamespace);
     if (ref === undefined) throw new BadFunctionNameError(functionText);
     const key = functionKey(ref);
@@ -247,11 +284,19 @@ export class AsyncCalls {
     if (head.contentLength !== undefined && head.contentLength > limitBytes) {
       throw new BodyTooLargeError(limitBytes);
     }
-    const body = head.hasBody ? await readBody(req, limitBytes) : new Uint8Array(0);
+    const body = head.hasBody
+      ? await this.readUpload(req, limitBytes, settings.timeoutMs)
+      : new Uint8Array(0);
 
+    const fingerprint = idempotency === undefined ? undefined : fingerprintOf(req.method, upstreamPath, body);
     if (idempotency !== undefined) {
-      const holder = await records.claimIdempotencyKey(key, idempotency, callId);
-      if (holder !== undefined) return { callId: holder, replayed: true };
+      const holder = await records.claimIdempotencyKey(key, idempotency, { callId, fingerprint });
+      if (holder !== undefined) {
+        if (holder.fingerprint !== undefined && holder.fingerprint !== fingerprint) {
+          throw new IdempotencyKeyReusedError(holder.callId);
+        }
+        return { callId: holder.callId, replayed: true };
+      }
     }
     const forward = upstreamHeaders(head, {
       callId,
@@ -278,9 +323,14 @@ export class AsyncCalls {
       callbackUrl,
       acceptedAtMs,
     };
+    const release = async (): Promise<void> => {
+      if (idempotency !== undefined) await records.releaseIdempotencyKey(key, idempotency);
+    };
+    let created: boolean;
     try {
       // The record first: with Redis down nothing reaches the queue, so a 503 always means "not taken".
-      await records.put({
+      // Created only if the id is free: a caller's X-Call-Id never overwrites (or reruns) another call.
+      created = await records.create({
         callId,
         function: key,
         state: "queued",
@@ -288,19 +338,37 @@ export class AsyncCalls {
         acceptedAtMs,
         updatedAtMs: acceptedAtMs,
         history: [],
-        ...(callbackUrl === undefined ? {} : { callbackUrl }),
+        ...(callbackUrl === undefined ? {} : { callbackUrl: redactedUrl(callbackUrl) }),
       });
+    } catch (error) {
+      await Promise.allSettled([release()]);
+      throw error;
+    }
+    if (!created) {
+      await Promise.allSettled([release()]);
+      throw new CallIdTakenError(callId);
+    }
+    try {
       await queue.publish(call);
     } catch (error) {
       // Not accepted: leave nothing behind that says otherwise.
-      await Promise.allSettled([
-        records.delete(callId),
-        idempotency === undefined ? undefined : records.releaseIdempotencyKey(key, idempotency),
-      ]);
+      await Promise.allSettled([records.delete(callId), release()]);
       throw error;
     }
     this.metrics.count("enqueued", key);
     return { callId, replayed: false };
+  }
+
+  /** Reads a body within the upload cap and the function's timeout. */
+  private async readUpload(req: IncomingMessage, limitBytes: number, timeoutMs: number): Promise<Uint8Array> {
+    const { maxUploads, retryAfterSeconds } = this.options.config;
+    if (this.uploads >= maxUploads) throw new AsyncUploadsFullError(maxUploads, retryAfterSeconds);
+    this.uploads++;
+    try {
+      return await readBody(req, limitBytes, timeoutMs, this.options.clock);
+    } finally {
+      this.uploads--;
+    }
   }
 
   private scheduleDepth(): void {
@@ -343,11 +411,31 @@ function idempotencyKeyOf(req: IncomingMessage): string | undefined {
   return text;
 }
 
-/** Reads the whole body, refusing it (413) as soon as it passes `limitBytes`. */
-function readBody(req: IncomingMessage, limitBytes: number): Promise<Uint8Array> {
+/** What an Idempotency-Key is bound to: the method, the path and query, and the body. */
+function fingerprintOf(method: string | undefined, path: string, body: Uint8Array): string {
+  return createHash("sha256")
+    .update(`${method ?? "POST"} ${path}\n`)
+    .update(body)
+    .digest("base64url");
+}
+
+/**
+ * Reads the whole body, refusing it as soon as it passes `limitBytes` (413) or when it has not all
+ * arrived within `timeoutMs` (408): a stalled upload holds no memory or descriptor for long.
+ */
+function readBody(
+  req: IncomingMessage,
+  limitBytes: number,
+  timeoutMs: number,
+  clock: Clock,
+): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const cancelDeadline = clock.setTimer(() => {
+      cleanup();
+      reject(new BodyTimeoutError(timeoutMs));
+    }, timeoutMs);
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > limitBytes) {
@@ -368,6 +456,7 @@ function readBody(req: IncomingMessage, limitBytes: number): Promise<Uint8Array>
       reject(new ClientClosedError());
     };
     const cleanup = (): void => {
+      cancelDeadline();
       req.off("data", onData);
       req.off("end", onEnd);
       req.off("close", onClose);

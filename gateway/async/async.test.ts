@@ -115,7 +115,7 @@ describe.each([
   });
 
   async function record(callId: string): Promise<CallRecord> {
-    const reply = await call(`${gw.url}/async-function/calls/${callId}`);
+    const reply = await call(`${gw.url}/async-function/calls/${callId}`, { headers: auth });
     expect(reply.status).toBe(200);
     return JSON.parse(reply.body) as CallRecord;
   }
@@ -138,7 +138,8 @@ describe.each([
     expect(reply.status).toBe(202);
     const callId = reply.headers["x-call-id"] as string;
     expect(callId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(JSON.parse(reply.body)).toEqual({ callId, status: `/async-function/calls/${callId}` });
+    const token = reply.headers["x-call-token"] as string;
+    expect(JSON.parse(reply.body)).toEqual({ callId, status: `/async-function/calls/${callId}`, token });
     const done = await finalRecord(callId);
     expect(done).toMatchObject({ state: "succeeded", attempts: 1, status: 200, function: "default/worker" });
     expect(done.history).toHaveLength(1);
@@ -302,8 +303,163 @@ describe.each([
     expect(metrics.body).toContain("flint_async_queue_depth");
   });
 
+  it("shows a record only to the management credential or the call's own read token", async () => {
+    const mine = await call(`${gw.url}/async-function/worker/ok`, { method: "POST", body: "mine" });
+    const theirs = await call(`${gw.url}/async-function/worker/ok`, { method: "POST", body: "theirs" });
+    const id = mine.headers["x-call-id"] as string;
+    const token = mine.headers["x-call-token"] as string;
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const url = `${gw.url}/async-function/calls/${id}`;
+
+    const anonymous = await call(url);
+    expect(anonymous.status).toBe(401);
+    expect(errorCode(anonymous.body)).toBe("UNAUTHORIZED");
+    const wrongCredential = await call(url, { headers: { authorization: "Bearer guess" } });
+    expect(wrongCredential.status).toBe(401);
+    // Another call's token reads nothing, and cannot tell a real id from an unknown one.
+    const otherToken = { "x-call-token": theirs.headers["x-call-token"] as string };
+    const borrowed = await call(url, { headers: otherToken });
+    expect(borrowed.status).toBe(404);
+    expect(errorCode(borrowed.body)).toBe("CALL_NOT_FOUND");
+    const probe = await call(`${gw.url}/async-function/calls/no-such-call`, { headers: otherToken });
+    expect(probe.status).toBe(404);
+
+    const own = await call(url, { headers: { "x-call-token": token } });
+    expect(own.status).toBe(200);
+    expect(JSON.parse(own.body)).toMatchObject({ callId: id, function: "default/worker" });
+    expect((await call(url, { headers: auth })).status).toBe(200);
+  });
+
+  it("shows a callback URL without its query or user info", async () => {
+    const reply = await call(`${gw.url}/async-function/worker/ok`, {
+      method: "POST",
+      headers: { "x-callback-url": "https://user:pw@hooks.example:8443/done?sig=s3cret&t=1#frag" },
+      body: "x",
+    });
+    const callId = reply.headers["x-call-id"] as string;
+    const queued = await record(callId);
+    expect(queued.callbackUrl).toBe("https://redacted@hooks.example:8443/done?redacted");
+    const later = await finalRecord(callId);
+    expect(JSON.stringify(later)).not.toContain("s3cret");
+    expect(later.callbackUrl).toBe("https://redacted@hooks.example:8443/done?redacted");
+  });
+
+  it("refuses an X-Call-Id that names an existing call, on any function, and runs nothing twice", async () => {
+    await gw.store.create(makeFunction(`open-${real ? "real" : "memory"}`, { async: fastRetries }));
+    const other = `open-${real ? "real" : "memory"}`;
+    gw.endpoints.set({ name: other, namespace: "default" }, [
+      { id: "r1", host: "127.0.0.1", port: fnServer.port, state: "ready" },
+    ]);
+    const id = `taken-${real ? "r" : "m"}-${Date.now()}`;
+    const first = await call(`${gw.url}/async-function/worker/ok`, {
+      method: "POST",
+      headers: { "x-call-id": id },
+      body: "first",
+    });
+    expect(first.status).toBe(202);
+    expect((await finalRecord(id)).state).toBe("succeeded");
+    for (const path of ["/async-function/worker/ok", `/async-function/${other}/ok`]) {
+      const again = await call(`${gw.url}${path}`, {
+        method: "POST",
+        headers: { "x-call-id": id },
+        body: "second",
+      });
+      expect(again.status).toBe(409);
+      expect(errorCode(again.body)).toBe("CALL_ID_TAKEN");
+      expect(again.headers["x-call-token"]).toBeUndefined();
+    }
+    const kept = await record(id);
+    expect(kept).toMatchObject({ function: "default/worker", state: "succeeded", attempts: 1 });
+    expect(fnServer.attempts.get(id)).toBe(1);
+    expect(fnServer.bodies.get(id)).toBe("first");
+  });
+
+  it("refuses an Idempotency-Key reused with another body (422), and replays it with the same one", async () => {
+    const headers = { "idempotency-key": `pay-${real ? "r" : "m"}-${Date.now()}` };
+    const first = await call(`${gw.url}/async-function/worker/ok`, {
+      method: "POST",
+      headers,
+      body: "10 EUR",
+    });
+    const otherBody = await call(`${gw.url}/async-function/worker/ok`, {
+      method: "POST",
+      headers,
+      body: "99 EUR",
+    });
+    expect(otherBody.status).toBe(422);
+    expect(errorCode(otherBody.body)).toBe("IDEMPOTENCY_KEY_REUSED");
+    const otherPath = await call(`${gw.url}/async-function/worker/other`, {
+      method: "POST",
+      headers,
+      body: "10 EUR",
+    });
+    expect(otherPath.status).toBe(422);
+    const same = await call(`${gw.url}/async-function/worker/ok`, {
+      method: "POST",
+      headers,
+      body: "10 EUR",
+    });
+    expect(same.status).toBe(202);
+    expect(same.headers["x-call-id"]).toBe(first.headers["x-call-id"]);
+    const callId = first.headers["x-call-id"] as string;
+    await finalRecord(callId);
+    expect(fnServer.attempts.get(callId)).toBe(1);
+  });
+
+  it("keeps the records and dead letters of a function that needs a credential out of every other route", async () => {
+    const guarded = `guarded-${real ? "real" : "memory"}`;
+    const fn = makeFunction(guarded, { async: { ...fastRetries, maxRetries: 0 } });
+    await gw.store.create({
+      ...fn,
+      metadata: { ...fn.metadata, annotations: { "flint.dev/invoke-auth": "required" } },
+    });
+    gw.endpoints.set({ name: guarded, namespace: "default" }, [
+      { id: "r1", host: "127.0.0.1", port: fnServer.port, state: "ready" },
+    ]);
+    const refused = await call(`${gw.url}/async-function/${guarded}/always-fail`, {
+      method: "POST",
+      body: "x",
+    });
+    expect(refused.status).toBe(401);
+    const secret = await call(`${gw.url}/async-function/${guarded}/always-fail`, {
+      method: "POST",
+      headers: auth,
+      body: "secret payload",
+    });
+    const id = secret.headers["x-call-id"] as string;
+    expect((await finalRecord(id)).state).toBe("dead");
+
+    // Through the open function: its call's token, its X-Call-Id, its dead-letter filter.
+    const open = await call(`${gw.url}/async-function/worker/ok`, { method: "POST", body: "o" });
+    const openToken = open.headers["x-call-token"] as string;
+    const read = await call(`${gw.url}/async-function/calls/${id}`, {
+      headers: { "x-call-token": openToken },
+    });
+    expect(read.status).toBe(404);
+    const overwrite = await call(`${gw.url}/async-function/worker/ok`, {
+      method: "POST",
+      headers: { "x-call-id": id },
+      body: "x",
+    });
+    expect(overwrite.status).toBe(409);
+    for (const authorization of [undefined, `Bearer ${openToken}`]) {
+      const headers: Record<string, string> = authorization === undefined ? {} : { authorization };
+      const letters = await call(`${gw.url}/system/async/dead-letters?function=${guarded}`, { headers });
+      expect(letters.status).toBe(401);
+      expect(letters.body).not.toContain(id);
+      const redrive = await call(`${gw.url}/system/async/dead-letters/redrive?function=${guarded}`, {
+        method: "POST",
+        headers,
+      });
+      expect(redrive.status).toBe(401);
+    }
+    expect(await record(id)).toMatchObject({ state: "dead", function: `default/${guarded}`, attempts: 1 });
+    const listed = await call(`${gw.url}/system/async/dead-letters?function=${guarded}`, { headers: auth });
+    expect(listed.body).toContain(id);
+  });
+
   it("reports 404 for an unknown call id", async () => {
-    const reply = await call(`${gw.url}/async-function/calls/no-such-call`);
+    const reply = await call(`${gw.url}/async-function/calls/no-such-call`, { headers: auth });
     expect(reply.status).toBe(404);
     expect(errorCode(reply.body)).toBe("CALL_NOT_FOUND");
   });
@@ -324,7 +480,7 @@ describe.each([
       expect(refused.status).toBe(503);
       expect(errorCode(refused.body)).toBe("RECORDS_UNAVAILABLE");
       expect(refused.headers["retry-after"]).toBe("1");
-      const lookup = await call(`${gw.url}/async-function/calls/anything`);
+      const lookup = await call(`${gw.url}/async-function/calls/anything`, { headers: auth });
       expect(lookup.status).toBe(503);
     } finally {
       await redis.start();

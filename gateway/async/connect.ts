@@ -46,7 +46,7 @@ export async function openAsyncBackends(
   try {
     queue =
       config.natsUrl === undefined
-        ? new MemoryCallQueue(clock)
+        ? new MemoryCallQueue(clock, config.queueMaxBytes)
         : await connectJetStreamQueue({
             url: config.natsUrl,
             maxQueueBytes: config.queueMaxBytes,

@@ -8,6 +8,7 @@ import type { FunctionMetrics } from "../metrics.js";
 import type { Clock } from "../../platform/ports.js";
 import { attemptCall, type AttemptOutcome } from "./attempt.js";
 import type { AsyncMetrics } from "./metrics.js";
+import { redactedUrl } from "./call-access.js";
 import {
   TERMINAL_STATES,
   type AttemptRecord,
@@ -238,7 +239,7 @@ export class FunctionConsumer {
       acceptedAtMs: call.acceptedAtMs,
       updatedAtMs: startedAtMs,
       history: [],
-      ...(call.callbackUrl === undefined ? {} : { callbackUrl: call.callbackUrl }),
+      ...(call.callbackUrl === undefined ? {} : { callbackUrl: redactedUrl(call.callbackUrl) }),
     };
     const existing = await records.swap(running);
     if (existing !== undefined && TERMINAL_STATES.has(existing.state)) {

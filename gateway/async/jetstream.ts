@@ -18,7 +18,7 @@ import {
 } from "nats";
 import type { Logger } from "pino";
 import { functionKey, type FunctionRef } from "../../api/index.js";
-import { QueueUnavailableError } from "../errors.js";
+import { AsyncQueueFullError, QueueUnavailableError } from "../errors.js";
 import { decodeCall, decodeCallback, decodeDead, encodeCall, encodeCallback } from "./codec.js";
 import type {
   CallQueue,
@@ -132,13 +132,21 @@ export class JetStreamCallQueue implements CallQueue {
   }
 
   async publish(call: QueuedCall): Promise<void> {
-    await this.guard("store the call", () =>
-      this.js.publish(subjectOf("flint.calls", call.function), call.body, {
-        headers: encodeCall(call),
-        // JetStream drops a second copy within its duplicate window: a retried publish stores one call.
-        msgID: call.callId,
-      }),
-    );
+    await this.guard("store the call", async () => {
+      try {
+        await this.js.publish(subjectOf("flint.calls", call.function), call.body, {
+          headers: encodeCall(call),
+          // JetStream drops a second copy within its duplicate window: a retried publish stores one call.
+          msgID: call.callId,
+        });
+      } catch (error) {
+        // The stream discards new messages past max_bytes (FLINT_ASYNC_QUEUE_BYTES): a full queue, not a down one.
+        if (isStreamFull(error)) {
+          throw new AsyncQueueFullError(this.options.maxQueueBytes, 1, { cause: error });
+        }
+        throw error;
+      }
+    });
   }
 
   maxBodyBytes(): number {
@@ -365,7 +373,7 @@ export class JetStreamCallQueue implements CallQueue {
     try {
       return await operation();
     } catch (error) {
-      if (error instanceof QueueUnavailableError) throw error;
+      if (error instanceof QueueUnavailableError || error instanceof AsyncQueueFullError) throw error;
       const reason = error instanceof Error ? error.message : String(error);
       throw new QueueUnavailableError(`could not ${what}: ${reason}`, { cause: error });
     }
@@ -379,6 +387,12 @@ export class JetStreamCallQueue implements CallQueue {
       }
     }
   }
+}
+
+/** JetStream's answer to a publish past the stream's max_bytes ("maximum bytes exceeded", 10047). */
+function isStreamFull(error: unknown): boolean {
+  const apiError = (error as { api_error?: { err_code?: number; description?: string } }).api_error;
+  return apiError?.err_code === 10047 || /maximum bytes/i.test(apiError?.description ?? "");
 }
 
 function toDelivery(msg: JsMsg): Delivery {

@@ -3,6 +3,7 @@
 // TTLs), but nothing survives the process: a product feature for one laptop, not a durable queue.
 import { functionKey, type FunctionRef } from "../../api/index.js";
 import type { Clock } from "../../platform/ports.js";
+import { AsyncQueueFullError } from "../errors.js";
 import type {
   CallQueue,
   CallRecord,
@@ -14,9 +15,15 @@ import type {
   DeadLetter,
   Delivery,
   DeliveryBatch,
+  IdempotencyClaim,
   QueueDepth,
   QueuedCall,
 } from "./ports.js";
+
+/** Ids, times and object headers of one queued entry, beside its body and headers. */
+const ENTRY_OVERHEAD_BYTES = 512;
+/** What a refused call is told to wait, in seconds: the queue drains as calls finish. */
+const RETRY_AFTER_SECONDS = 1;
 
 interface Entry<T> {
   readonly item: T;
@@ -103,12 +110,14 @@ class WorkQueue<T> {
     };
   }
 
-  ack(entry: Entry<T>): void {
-    if (entry.done) return;
+  /** Ends an entry; false if it had already ended. */
+  ack(entry: Entry<T>): boolean {
+    if (entry.done) return false;
     entry.done = true;
     entry.cancelRedelivery?.();
     this.entries.delete(entry);
     this.pending--;
+    return true;
   }
 
   retry(entry: Entry<T>, delayMs: number): void {
@@ -135,18 +144,38 @@ class WorkQueue<T> {
   }
 }
 
-/** The call queue of `flint up`: per-function work queues, dead letters and callbacks in memory. */
+/**
+ * The call queue of `flint up`: per-function work queues, dead letters and callbacks in memory,
+ * together bounded by `maxBytes`. A new call past the bound is refused; a dead letter or a callback
+ * of a call already taken is always kept (refusing it would lose an accepted call), so the bound
+ * holds for intake and is passed by at most what calls in flight turn into.
+ */
 export class MemoryCallQueue implements CallQueue {
   private readonly queues = new Map<string, WorkQueue<QueuedCall>>();
   private readonly dead: DeadLetter[] = [];
   private readonly callbacks: WorkQueue<CallbackJob>;
   private nextDeadId = 1;
+  /** Bytes held by queued calls, dead letters and callbacks. */
+  private heldBytes = 0;
 
-  constructor(private readonly clock: Clock) {
+  constructor(
+    private readonly clock: Clock,
+    private readonly maxBytes: number = Number.MAX_SAFE_INTEGER,
+  ) {
     this.callbacks = new WorkQueue(clock, 60_000);
   }
 
+  /** What the queue holds now, in bytes (calls, dead letters, callbacks). */
+  get usedBytes(): number {
+    return this.heldBytes;
+  }
+
   publish(call: QueuedCall): Promise<void> {
+    const size = callBytes(call);
+    if (this.heldBytes + size > this.maxBytes) {
+      return Promise.reject(new AsyncQueueFullError(this.maxBytes, RETRY_AFTER_SECONDS));
+    }
+    this.heldBytes += size;
     this.queueOf(call.function).push(call);
     return Promise.resolve();
   }
@@ -166,7 +195,10 @@ export class MemoryCallQueue implements CallQueue {
       queue.take(max, waitMs, (entry): Delivery => ({
         call: entry.item,
         attempt: entry.deliveries,
-        ack: () => Promise.resolve(queue.ack(entry)),
+        ack: () => {
+          if (queue.ack(entry)) this.heldBytes -= callBytes(entry.item);
+          return Promise.resolve();
+        },
         retry: (delayMs) => queue.retry(entry, delayMs),
         inProgress: () => queue.working(entry),
       })),
@@ -183,6 +215,7 @@ export class MemoryCallQueue implements CallQueue {
   }
 
   deadLetter(letter: Omit<DeadLetter, "id">): Promise<void> {
+    this.heldBytes += callBytes(letter.call);
     this.dead.push({ ...letter, id: String(this.nextDeadId++) });
     return Promise.resolve();
   }
@@ -199,6 +232,7 @@ export class MemoryCallQueue implements CallQueue {
     const chosen = this.deadOf(ref).filter((letter) => id === undefined || letter.id === id);
     for (const letter of chosen) {
       await before(letter);
+      // Its bytes move from the dead letters to the queue.
       this.dead.splice(this.dead.indexOf(letter), 1);
       this.queueOf(letter.call.function).push(letter.call);
     }
@@ -207,11 +241,15 @@ export class MemoryCallQueue implements CallQueue {
 
   purgeDead(ref: FunctionRef | undefined): Promise<number> {
     const chosen = this.deadOf(ref);
-    for (const letter of chosen) this.dead.splice(this.dead.indexOf(letter), 1);
+    for (const letter of chosen) {
+      this.dead.splice(this.dead.indexOf(letter), 1);
+      this.heldBytes -= callBytes(letter.call);
+    }
     return Promise.resolve(chosen.length);
   }
 
   publishCallback(job: CallbackJob): Promise<void> {
+    this.heldBytes += callbackBytes(job);
     this.callbacks.push(job);
     return Promise.resolve();
   }
@@ -222,7 +260,10 @@ export class MemoryCallQueue implements CallQueue {
       queue.take(max, waitMs, (entry): CallbackDelivery => ({
         job: entry.item,
         attempt: entry.deliveries,
-        ack: () => Promise.resolve(queue.ack(entry)),
+        ack: () => {
+          if (queue.ack(entry)) this.heldBytes -= callbackBytes(entry.item);
+          return Promise.resolve();
+        },
         retry: (delayMs) => queue.retry(entry, delayMs),
       })),
     );
@@ -249,10 +290,23 @@ export class MemoryCallQueue implements CallQueue {
   }
 }
 
+/** What a call costs the queue: its body, headers and path, and a fixed allowance for the rest. */
+function callBytes(call: QueuedCall): number {
+  let bytes = ENTRY_OVERHEAD_BYTES + call.body.byteLength + call.path.length;
+  for (const text of call.headers) bytes += text.length;
+  return bytes;
+}
+
+function callbackBytes(job: CallbackJob): number {
+  let bytes = ENTRY_OVERHEAD_BYTES + job.body.byteLength + job.url.length;
+  for (const text of job.headers) bytes += text.length;
+  return bytes;
+}
+
 /** Call records and idempotency keys in maps, each entry expiring after its TTL. */
 export class MemoryCallRecords implements CallRecords {
   private readonly records = new Map<string, { record: CallRecord; expiresMs: number }>();
-  private readonly keys = new Map<string, { callId: string; expiresMs: number }>();
+  private readonly keys = new Map<string, { claim: IdempotencyClaim; expiresMs: number }>();
 
   constructor(
     private readonly clock: Clock,
@@ -260,17 +314,27 @@ export class MemoryCallRecords implements CallRecords {
     private readonly idempotencyTtlMs: number,
   ) {}
 
-  claimIdempotencyKey(scope: string, key: string, callId: string): Promise<string | undefined> {
+  claimIdempotencyKey(
+    scope: string,
+    key: string,
+    claim: IdempotencyClaim,
+  ): Promise<IdempotencyClaim | undefined> {
     const id = `${scope}\n${key}`;
     const held = this.keys.get(id);
-    if (held !== undefined && held.expiresMs > this.clock.now()) return Promise.resolve(held.callId);
-    this.keys.set(id, { callId, expiresMs: this.clock.now() + this.idempotencyTtlMs });
+    if (held !== undefined && held.expiresMs > this.clock.now()) return Promise.resolve(held.claim);
+    this.keys.set(id, { claim, expiresMs: this.clock.now() + this.idempotencyTtlMs });
     return Promise.resolve(undefined);
   }
 
   releaseIdempotencyKey(scope: string, key: string): Promise<void> {
     this.keys.delete(`${scope}\n${key}`);
     return Promise.resolve();
+  }
+
+  async create(record: CallRecord): Promise<boolean> {
+    if ((await this.get(record.callId)) !== undefined) return false;
+    await this.put(record);
+    return true;
   }
 
   put(record: CallRecord): Promise<void> {

@@ -124,18 +124,31 @@ export interface CallbackBatch extends AsyncIterable<CallbackDelivery> {
   stop(): void;
 }
 
+/** Who holds an Idempotency-Key: the call, and a digest of its method, path and body. */
+export interface IdempotencyClaim {
+  readonly callId: string;
+  /** Undefined for a key stored before fingerprints were kept: it matches any request. */
+  readonly fingerprint: string | undefined;
+}
+
 /** The states a call does not leave. */
 export const TERMINAL_STATES: ReadonlySet<CallState> = new Set(["succeeded", "failed", "dead"]);
 
 /** Call records and idempotency keys. Every method rejects with RecordsUnavailableError when it is down. */
 export interface CallRecords {
   /**
-   * Claims `key` for `callId`: resolves undefined if it was free (now taken), or the call id that
-   * holds it. Keys expire after the configured TTL.
+   * Claims `key` for `claim.callId`: resolves undefined if it was free (now taken), or the claim
+   * that holds it. Keys expire after the configured TTL.
    */
-  claimIdempotencyKey(scope: string, key: string, callId: string): Promise<string | undefined>;
+  claimIdempotencyKey(
+    scope: string,
+    key: string,
+    claim: IdempotencyClaim,
+  ): Promise<IdempotencyClaim | undefined>;
   /** Frees a key claimed by a call that was then not accepted. */
   releaseIdempotencyKey(scope: string, key: string): Promise<void>;
+  /** Stores the first record of a new call; false (and nothing written) if its call id exists. */
+  create(record: CallRecord): Promise<boolean>;
   put(record: CallRecord): Promise<void>;
   /** Stores `record` and returns the one it replaced, in one step. */
   swap(record: CallRecord): Promise<CallRecord | undefined>;

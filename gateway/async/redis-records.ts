@@ -3,7 +3,7 @@
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { RecordsUnavailableError } from "../errors.js";
-import type { CallRecord, CallRecords } from "./ports.js";
+import type { CallRecord, CallRecords, IdempotencyClaim } from "./ports.js";
 
 export interface RedisRecordsOptions {
   /** REDIS_URL, e.g. redis://127.0.0.1:6379/0. */
@@ -64,16 +64,33 @@ export class RedisCallRecords implements CallRecords {
     });
   }
 
-  async claimIdempotencyKey(scope: string, key: string, callId: string): Promise<string | undefined> {
-    // SET NX GET: one round trip that either takes the key or returns who holds it (Redis >= 7.0).
+  async claimIdempotencyKey(
+    scope: string,
+    key: string,
+    claim: IdempotencyClaim,
+  ): Promise<IdempotencyClaim | undefined> {
+    // "callId fingerprint" (a call id has no space). SET NX GET: one round trip that either takes
+    // the key or returns who holds it (Redis >= 7.0).
+    const value = claim.fingerprint === undefined ? claim.callId : `${claim.callId} ${claim.fingerprint}`;
     const holder = await this.guard("claim the idempotency key", () =>
-      this.redis.set(idempotencyKey(scope, key), callId, "PX", this.options.idempotencyTtlMs, "NX", "GET"),
+      this.redis.set(idempotencyKey(scope, key), value, "PX", this.options.idempotencyTtlMs, "NX", "GET"),
     );
-    return holder ?? undefined;
+    if (holder === null) return undefined;
+    const space = holder.indexOf(" ");
+    return space === -1
+      ? { callId: holder, fingerprint: undefined }
+      : { callId: holder.slice(0, space), fingerprint: holder.slice(space + 1) };
   }
 
   async releaseIdempotencyKey(scope: string, key: string): Promise<void> {
     await this.guard("release the idempotency key", () => this.redis.del(idempotencyKey(scope, key)));
+  }
+
+  async create(record: CallRecord): Promise<boolean> {
+    const written = await this.guard("write the call record", () =>
+      this.redis.set(recordKey(record.callId), JSON.stringify(record), "PX", this.options.recordTtlMs, "NX"),
+    );
+    return written === "OK";
   }
 
   async put(record: CallRecord): Promise<void> {
