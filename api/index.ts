@@ -7,6 +7,7 @@ export { FUNCTION_API, FUNCTION_SCHEMA } from "./crd.generated.js";
 export {
   MANIFEST_LIMITS,
   ManifestInvalidError,
+  type ManifestErrorCode,
   formatFieldError,
   parseFunction,
   parseManifests,
@@ -15,6 +16,7 @@ export {
   type ParseOptions,
   type ValidationResult,
 } from "./parse.js";
+export { parseManifestFile, readManifestFile } from "./manifest-file.js";
 export { DEFAULT_UPSTREAM_PORT, watchdogEnv } from "./watchdog-env.js";
 export type {
   AttemptRecord,

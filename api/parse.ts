@@ -1,7 +1,7 @@
 // Turns YAML or JSON text into validated FunctionResources, using the CRD's own schema (ajv) and its
 // CEL rules (api/cel.ts). Every rejection names the field path and what is wrong.
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
-import { parseAllDocuments } from "yaml";
+import { Parser, parseAllDocuments } from "yaml";
 
 import { compileRule, type CelValidation, type CompiledRule } from "./cel.js";
 import { FUNCTION_API, FUNCTION_SCHEMA } from "./crd.generated.js";
@@ -16,12 +16,30 @@ export const MANIFEST_LIMITS = Object.freeze({
   maxDepth: 32,
   /** Most YAML alias expansions per document (defeats "billion laughs"). */
   maxAliasCount: 100,
+  /** Most YAML documents per file; a folder of functions is many files, not one file of thousands. */
+  maxDocuments: 100,
 });
+
+/**
+ * Why a whole file or document was refused before its fields were checked: hostile or broken input.
+ * Stable, so callers (and tests) branch on it rather than on the message.
+ */
+export type ManifestErrorCode =
+  | "MANIFEST_TOO_LARGE"
+  | "MANIFEST_NOT_UTF8"
+  | "MANIFEST_NOT_PRINTABLE"
+  | "MANIFEST_TOO_DEEP"
+  | "MANIFEST_TOO_MANY_DOCUMENTS"
+  | "MANIFEST_UNREADABLE"
+  | "YAML_SYNTAX"
+  | "YAML_ALIAS_LIMIT";
 
 /** One thing wrong with a manifest. `path` is like `spec.scale.min` or `spec.env[2].name`; "" for the whole document. */
 export interface FieldError {
   path: string;
   message: string;
+  /** Set when the file or document was refused as a whole (too large, too deep, not YAML...). */
+  code?: ManifestErrorCode;
 }
 
 export function formatFieldError(error: FieldError): string {
@@ -58,19 +76,23 @@ export type ValidationResult = { ok: true; value: FunctionResource } | { ok: fal
 export function parseManifests(input: string | Uint8Array, options: ParseOptions = {}): ValidationResult[] {
   const decoded = decode(input);
   if (typeof decoded !== "string") return [{ ok: false, errors: [decoded] }];
+  // Before composing: the yaml library builds values recursively, and a few thousand levels of
+  // `[[[...` overflow the stack; its tokenizer is iterative, so the shape is measured on that first.
+  const shapeError = checkShape(decoded);
+  if (shapeError !== undefined) return [{ ok: false, errors: [shapeError] }];
 
   const results: ValidationResult[] = [];
   for (const document of parseAllDocuments(decoded, { uniqueKeys: true, prettyErrors: true })) {
     const syntax = document.errors[0];
     if (syntax !== undefined) {
-      results.push({ ok: false, errors: [{ path: "", message: yamlMessage(syntax) }] });
+      results.push({ ok: false, errors: [yamlError(syntax)] });
       continue;
     }
     let value: unknown;
     try {
       value = document.toJS({ maxAliasCount: MANIFEST_LIMITS.maxAliasCount });
     } catch (error) {
-      results.push({ ok: false, errors: [{ path: "", message: yamlMessage(error) }] });
+      results.push({ ok: false, errors: [yamlError(error)] });
       continue;
     }
     if (value === null || value === undefined) continue;
@@ -129,18 +151,43 @@ export function validateFunction(value: unknown, options: ParseOptions = {}): Va
 function decode(input: string | Uint8Array): string | FieldError {
   const sizeBytes = typeof input === "string" ? Buffer.byteLength(input) : input.byteLength;
   if (sizeBytes > MANIFEST_LIMITS.maxBytes) {
-    return { path: "", message: `manifest is ${sizeBytes} bytes; the limit is ${MANIFEST_LIMITS.maxBytes}` };
+    return tooLarge(sizeBytes);
   }
-  if (typeof input === "string") return input;
+  if (typeof input === "string") return printableOrError(input);
   const badOffset = firstInvalidUtf8Offset(input);
   if (badOffset !== -1) {
     const line = input.subarray(0, badOffset).filter((byte) => byte === 0x0a).length + 1;
     return {
       path: "",
       message: `manifest is not valid UTF-8: bad byte at offset ${badOffset} (line ${line})`,
+      code: "MANIFEST_NOT_UTF8",
     };
   }
-  return new TextDecoder("utf-8").decode(input);
+  return printableOrError(new TextDecoder("utf-8").decode(input));
+}
+
+/** What YAML 1.2 (c-printable) and JSON leave out: C0 and C1 controls but tab, LF, CR and NEL; DEL; U+FFFE/U+FFFF. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const NON_PRINTABLE_RE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u0084\u0086-\u009f\ufffe\uffff]/;
+
+/**
+ * `text`, or an error naming the first character YAML does not allow (a NUL, most often: binary
+ * content or a UTF-16 file). The yaml library is lenient about them; Kubernetes' parser is not.
+ */
+function printableOrError(text: string): string | FieldError {
+  const match = NON_PRINTABLE_RE.exec(text);
+  if (match === null) return text;
+  const before = text.slice(0, match.index);
+  const line = before.split("\n").length;
+  const column = match.index - before.lastIndexOf("\n");
+  const codePoint = `U+${(match[0].codePointAt(0) as number).toString(16).toUpperCase().padStart(4, "0")}`;
+  return {
+    path: "",
+    message:
+      `manifest holds the control character ${codePoint} at line ${line}, column ${column}, which YAML does ` +
+      "not allow; write it as an escape in a double-quoted string",
+    code: "MANIFEST_NOT_PRINTABLE",
+  };
 }
 
 /** Offset of the first byte that breaks UTF-8 (overlongs, surrogates and > U+10FFFF included), or -1. */
@@ -171,15 +218,75 @@ export function firstInvalidUtf8Offset(bytes: Uint8Array): number {
   return -1;
 }
 
-function yamlMessage(error: unknown): string {
-  if (!(error instanceof Error)) return `cannot read YAML: ${String(error)}`;
+/** The file is larger than MANIFEST_LIMITS.maxBytes (`sizeBytes` may be a lower bound: reading stopped there). */
+export function tooLarge(sizeBytes: number, atLeast = false): FieldError {
+  const size = `${atLeast ? "more than " : ""}${sizeBytes} bytes`;
+  return {
+    path: "",
+    message: `manifest is ${size}; the limit is ${MANIFEST_LIMITS.maxBytes}`,
+    code: "MANIFEST_TOO_LARGE",
+  };
+}
+
+function tooDeep(how = ""): FieldError {
+  return {
+    path: "",
+    message: `document is nested more than ${MANIFEST_LIMITS.maxDepth} levels deep${how}`,
+    code: "MANIFEST_TOO_DEEP",
+  };
+}
+
+function yamlError(error: unknown): FieldError {
+  if (!(error instanceof Error))
+    return { path: "", message: `cannot read YAML: ${String(error)}`, code: "YAML_SYNTAX" };
   if (/alias count/i.test(error.message)) {
-    return `document expands too many YAML aliases (limit ${MANIFEST_LIMITS.maxAliasCount}); write the values out`;
+    const message = `document expands too many YAML aliases (limit ${MANIFEST_LIMITS.maxAliasCount}); write the values out`;
+    return { path: "", message, code: "YAML_ALIAS_LIMIT" };
   }
+  // Aliases inside anchors inside aliases can nest deeper than the text does (checkShape cannot see
+  // it); the recursion that builds the value is then what fails.
+  if (error instanceof RangeError) return tooDeep(" (through YAML aliases)");
   const position = (error as { linePos?: [{ line: number; col: number }] }).linePos?.[0];
   const where = position === undefined ? "" : `line ${position.line}, column ${position.col}: `;
   const firstLine = error.message.split("\n")[0] ?? error.message;
-  return `cannot read YAML: ${where}${firstLine.replace(/ at line \d+, column \d+:?$/, "")}`;
+  const message = `cannot read YAML: ${where}${firstLine.replace(/ at line \d+, column \d+:?$/, "")}`;
+  return { path: "", message, code: "YAML_SYNTAX" };
+}
+
+/** A YAML token of the concrete syntax tree, as far as checkShape looks into it. */
+interface ShapeToken {
+  type: string;
+  value?: ShapeToken;
+  items?: { key?: ShapeToken | null; value?: ShapeToken | null }[];
+}
+
+const COLLECTION_TOKENS = new Set(["block-map", "block-seq", "flow-collection"]);
+
+/**
+ * Counts the documents and measures the deepest nesting of collections on yaml's token tree, which
+ * its Parser builds without recursion; walked here with an explicit stack, so no input can overflow it.
+ */
+function checkShape(text: string): FieldError | undefined {
+  let documents = 0;
+  for (const token of new Parser().parse(text) as Iterable<ShapeToken>) {
+    if (token.type !== "document") continue;
+    documents++;
+    if (documents > MANIFEST_LIMITS.maxDocuments) {
+      const message = `manifest holds more than ${MANIFEST_LIMITS.maxDocuments} YAML documents; split it into files`;
+      return { path: "", message, code: "MANIFEST_TOO_MANY_DOCUMENTS" };
+    }
+    const stack: [ShapeToken, number][] = token.value === undefined ? [] : [[token.value, 0]];
+    while (stack.length > 0) {
+      const [node, depth] = stack.pop() as [ShapeToken, number];
+      if (!COLLECTION_TOKENS.has(node.type)) continue;
+      if (depth + 1 > MANIFEST_LIMITS.maxDepth) return tooDeep();
+      for (const item of node.items ?? []) {
+        if (item.key) stack.push([item.key, depth + 1]);
+        if (item.value) stack.push([item.value, depth + 1]);
+      }
+    }
+  }
+  return undefined;
 }
 
 /** Rejects values nested deeper than the limit, without recursion (deep input must not blow the stack). */
@@ -188,9 +295,7 @@ function checkDepth(value: unknown): FieldError | undefined {
   while (stack.length > 0) {
     const [node, depth] = stack.pop() as [unknown, number];
     if (typeof node !== "object" || node === null) continue;
-    if (depth > MANIFEST_LIMITS.maxDepth) {
-      return { path: "", message: `document is nested more than ${MANIFEST_LIMITS.maxDepth} levels deep` };
-    }
+    if (depth > MANIFEST_LIMITS.maxDepth) return tooDeep();
     for (const child of Object.values(node)) stack.push([child, depth + 1]);
   }
   return undefined;

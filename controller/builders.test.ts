@@ -88,6 +88,10 @@ describe("makeDeployment containers", () => {
     expect(watchdog.readinessProbe?.httpGet).toEqual({ path: "/_/ready", port: "http", scheme: "HTTP" });
     expect(watchdog.livenessProbe?.httpGet).toEqual({ path: "/_/health", port: "http", scheme: "HTTP" });
     expect(watchdog.livenessProbe?.failureThreshold).toBeGreaterThanOrEqual(3);
+    // An explicit timeout (Kubernetes' default is 1 s): a replica whose event loop is stuck stops
+    // answering /_/health, and the kubelet restarts it even if the watchdog's own guard is off.
+    expect(watchdog.livenessProbe?.timeoutSeconds).toBe(5);
+    expect(watchdog.livenessProbe?.periodSeconds).toBe(10);
     expect(deployment.spec?.template.metadata?.annotations).toEqual({
       "kubectl.kubernetes.io/default-container": "function",
     });

@@ -1,12 +1,12 @@
 // Function manifests read from a folder (the same YAML as on Kubernetes) and kept in step with the
 // function store as files change. A broken file is reported and the version it last defined keeps running.
 import { createHash } from "node:crypto";
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 
 import {
   functionKey,
-  parseManifests,
+  parseManifestFile,
   SOURCE_STAMP_ANNOTATION,
   type FieldError,
   type FunctionResource,
@@ -59,13 +59,8 @@ export async function scanFolder(root: string): Promise<FolderScan> {
 
   for (const file of files) {
     const name = relative(root, file);
-    let results;
-    try {
-      results = parseManifests(await readFile(file), { onlyFunctions: true });
-    } catch (error) {
-      scan.invalid.set(name, [{ path: "", message: `cannot read: ${String(error)}` }]);
-      continue;
-    }
+    // Bounded while reading (MANIFEST_LIMITS.maxBytes); a file's hostile content is its own error.
+    const results = await parseManifestFile(file, { onlyFunctions: true });
     const errors = results.flatMap((r) => (r.ok ? [] : r.errors));
     if (errors.length > 0) {
       scan.invalid.set(name, errors);

@@ -18,6 +18,7 @@ describe("loadConfig", () => {
       readyTimeoutMs: 30_000,
       functionName: "unnamed",
       logLevel: "info",
+      eventLoopDeadlineMs: 10_000,
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.handler)).toBe(true);
@@ -47,6 +48,14 @@ describe("loadConfig", () => {
       functionName: "default/hello",
       logLevel: "warn",
     });
+  });
+
+  it.each([
+    ["2s", 2000],
+    ["100ms", 100],
+    ["0s", 0],
+  ])("reads FLINT_EVENT_LOOP_DEADLINE=%s as %d ms (0 turns the guard off)", (text, deadlineMs) => {
+    expect(loadConfig({ ...MODULE, FLINT_EVENT_LOOP_DEADLINE: text }).eventLoopDeadlineMs).toBe(deadlineMs);
   });
 
   it.each([
@@ -131,6 +140,16 @@ describe("loadConfig", () => {
       'FLINT_TIMEOUT must be a duration of at least 1ms, was "0s"',
     ],
     [{ ...MODULE, FLINT_READY_TIMEOUT: "-1s" }, "FLINT_READY_TIMEOUT", 'was "-1s"'],
+    [
+      { ...MODULE, FLINT_EVENT_LOOP_DEADLINE: "50ms" },
+      "FLINT_EVENT_LOOP_DEADLINE",
+      'FLINT_EVENT_LOOP_DEADLINE must be a duration of at least 100ms, or 0s to turn the guard off, was "50ms"',
+    ],
+    [
+      { ...MODULE, FLINT_EVENT_LOOP_DEADLINE: "5" },
+      "FLINT_EVENT_LOOP_DEADLINE",
+      'FLINT_EVENT_LOOP_DEADLINE must be a duration like 30s, was "5"',
+    ],
     [
       { ...MODULE, FLINT_PORT: "65536" },
       "FLINT_PORT",

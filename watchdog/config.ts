@@ -58,7 +58,15 @@ export interface WatchdogConfig {
   /** The function's name, bound into every log line and passed to handlers. */
   readonly functionName: string;
   readonly logLevel: LogLevel;
+  /**
+   * How long the main event loop may go without running before the process kills itself so it is
+   * replaced (event-loop-guard.ts), in milliseconds; 0 turns the guard off (e.g. to pause in a debugger).
+   */
+  readonly eventLoopDeadlineMs: number;
 }
+
+/** The shortest FLINT_EVENT_LOOP_DEADLINE: below it a GC pause on a busy node could look like a hang. */
+export const MIN_EVENT_LOOP_DEADLINE_MS = 100;
 
 const MODES = ["module", "http", "exec"] as const;
 const SHAPES = ["auto", "fetch", "lambda"] as const;
@@ -87,7 +95,18 @@ export function loadConfig(env: Env): WatchdogConfig {
     readyTimeoutMs: read.durationMs("FLINT_READY_TIMEOUT", 30_000, 1),
     functionName: read.string("FLINT_FUNCTION", "unnamed"),
     logLevel: read.logLevel(),
+    eventLoopDeadlineMs: eventLoopDeadlineMs(read),
   });
+}
+
+/** FLINT_EVENT_LOOP_DEADLINE: a duration of at least MIN_EVENT_LOOP_DEADLINE_MS, or 0s for off; default 10s. */
+function eventLoopDeadlineMs(read: EnvReader): number {
+  const deadlineMs = read.durationMs("FLINT_EVENT_LOOP_DEADLINE", 10_000, 0);
+  if (deadlineMs === 0 || deadlineMs >= MIN_EVENT_LOOP_DEADLINE_MS) return deadlineMs;
+  return read.fail(
+    "FLINT_EVENT_LOOP_DEADLINE",
+    `a duration of at least ${MIN_EVENT_LOOP_DEADLINE_MS}ms, or 0s to turn the guard off`,
+  );
 }
 
 function handlerConfig(mode: (typeof MODES)[number], read: EnvReader, port: number): HandlerConfig {

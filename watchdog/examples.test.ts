@@ -4,7 +4,13 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { parseManifests, watchdogEnv } from "../api/index.js";
-import { REPO_ROOT, call, startWatchdog, stopAllWatchdogs, type RunningWatchdog } from "../testing/watchdog.js";
+import {
+  REPO_ROOT,
+  call,
+  startWatchdog,
+  stopAllWatchdogs,
+  type RunningWatchdog,
+} from "../testing/watchdog.js";
 
 afterEach(stopAllWatchdogs);
 

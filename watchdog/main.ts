@@ -3,6 +3,7 @@ import { pino } from "pino";
 import { loadConfig, type WatchdogConfig } from "./config.js";
 import { EnvReader } from "../platform/env.js";
 import { ConfigError } from "../platform/errors.js";
+import { EventLoopGuard } from "./event-loop-guard.js";
 import { awaitSpecialization, type Specialization } from "./pool.js";
 import { Watchdog } from "./watchdog.js";
 
@@ -62,6 +63,11 @@ process.on("uncaughtException", (error) => {
   exit(1);
 });
 
+// Armed before the handler is loaded: a module whose top level never yields is stuck too. Never
+// closed: a process stuck while draining must die as well, and exit() ends the worker with it.
+if (config.eventLoopDeadlineMs > 0) {
+  new EventLoopGuard({ deadlineMs: config.eventLoopDeadlineMs, functionName: config.functionName });
+}
 const watchdog = new Watchdog(config, logger);
 let stopping = false;
 const shutdown = (signal: NodeJS.Signals): void => {

@@ -1,8 +1,7 @@
 // `flint validate FILE...`: checks Function manifests offline with the same rules as the cluster.
-import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 
-import { formatFieldError, functionKey, parseManifests, type FieldError } from "../../api/index.js";
+import { formatFieldError, functionKey, parseManifestFile, type FieldError } from "../../api/index.js";
 import { outputFormat, parseCommandArgs, UsageError, type Command } from "../command.js";
 
 interface DocumentReport {
@@ -41,20 +40,10 @@ Options:
 
     const reports: DocumentReport[] = [];
     for (const file of positionals) {
-      let bytes: Buffer;
-      try {
-        bytes = await readFile(resolve(io.cwd, file));
-      } catch (error) {
-        const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(error);
-        reports.push({
-          file,
-          document: 1,
-          valid: false,
-          errors: [{ path: "", message: `cannot read: ${reason}` }],
-        });
-        continue;
-      }
-      parseManifests(bytes).forEach((result, index) => {
+      // Read with the size bound applied while reading; one file's hostile content is that file's
+      // report, never the end of the run.
+      const results = await parseManifestFile(resolve(io.cwd, file));
+      results.forEach((result, index) => {
         reports.push(
           result.ok
             ? {
