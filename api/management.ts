@@ -53,9 +53,23 @@ export interface LogLine {
   readonly line: string;
 }
 
-/** GET /system/functions/:name/logs?limit=N (1..10000, default 200): the last lines, oldest first. */
+/**
+ * GET /system/functions/:name/logs?limit=N (1..10000, default 200): the last lines, oldest first,
+ * streamed. The platform keeps a bounded buffer per function; `dropped` says what it let go.
+ */
 export interface LogList {
   readonly items: readonly LogLine[];
+  /** Since the buffer started (`flint up`'s start, or the function's first apply). */
+  readonly dropped: {
+    /** Whole lines evicted, oldest first, to stay within `limits`. */
+    readonly lines: number;
+    /** UTF-8 bytes of the evicted lines plus those cut off long lines. */
+    readonly bytes: number;
+    /** Lines kept with their end cut off; each ends with " … [N bytes cut]". */
+    readonly cutLines: number;
+  };
+  /** The buffer's bounds per function: lines, UTF-8 bytes in all, and bytes per line. */
+  readonly limits: { readonly lines: number; readonly bytes: number; readonly lineBytes: number };
 }
 
 /** The body of POST /system/functions/:name/scale: run this many replicas (0..spec.scale.max) now. */

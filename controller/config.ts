@@ -3,6 +3,9 @@ import { hostname } from "node:os";
 import { EnvReader, type Env, type LogLevel } from "../platform/env.js";
 import { ConfigError } from "../platform/errors.js";
 import { readNamespaceName, readNamespaces, type WatchedNamespaces } from "../platform/kubernetes/config.js";
+import { QUANTITY_RE, quantityValue } from "../api/quantity.js";
+
+export { quantityValue };
 
 export type ImagePullPolicy = "Always" | "IfNotPresent" | "Never";
 
@@ -94,34 +97,8 @@ export interface ControllerConfig {
 export const DEFAULT_WATCHDOG_IMAGE = "ghcr.io/flint-dev/flint-watchdog:0.1.0";
 
 const PULL_POLICIES = ["Always", "IfNotPresent", "Never"] as const;
-/** The quantity syntax the CRD accepts for spec.resources. */
-const QUANTITY_RE = /^([0-9]+(\.[0-9]+)?)(m|[kMGTPE]i?)?$/;
 const NATS_SCHEMES = ["nats:", "tls:", "ws:", "wss:"];
 const REDIS_SCHEMES = ["redis:", "rediss:"];
-
-const QUANTITY_SCALE: Record<string, number> = {
-  "": 1,
-  m: 1e-3,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
-
-/** A quantity that matched QUANTITY_RE, in base units (cores, bytes), for comparing a request with a limit. */
-export function quantityValue(text: string): number {
-  const match = QUANTITY_RE.exec(text);
-  if (match === null) throw new TypeError(`not a quantity: ${JSON.stringify(text)}`);
-  return Number(match[1]) * (QUANTITY_SCALE[match[3] ?? ""] ?? Number.NaN);
-}
 
 /**
  * Reads the configuration from `env` (normally `process.env`). Throws a ConfigError naming the

@@ -136,7 +136,7 @@ function processRuntime(supervisor: ReplicaSupervisor): FunctionRuntime {
         ...{ id: r.id, state: r.state, startedAtMs: r.startedAtMs, process: String(r.pid) },
         address: r.port === undefined ? undefined : `127.0.0.1:${r.port}`,
       })),
-    logs: (ref, limit) => supervisor.logs(ref, limit),
+    logs: (ref, limit) => supervisor.logTail(ref, limit),
   };
 }
 

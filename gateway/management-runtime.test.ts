@@ -1,11 +1,15 @@
 // The management API's replica and log routes, backed by the optional FunctionRuntime port.
+import { request } from "node:http";
+
 import type { FunctionRef } from "../api/index.js";
 import type { FunctionRuntime } from "../platform/ports.js";
 import { TOKEN, call, makeFunction, startGateway, type TestGateway } from "../testing/gateway.js";
 
 const bearer = { authorization: `Bearer ${TOKEN}` };
 
-/** A runtime with two replicas and numbered log lines for default/echo. */
+const LIMITS = { lines: 2000, bytes: 4 * 1024 * 1024, lineBytes: 16 * 1024 };
+
+/** A runtime with two replicas and numbered log lines for default/echo (10,000 long ones for "long"). */
 const runtime: FunctionRuntime = {
   replicas: (ref: FunctionRef) =>
     ref.name === "echo"
@@ -14,13 +18,16 @@ const runtime: FunctionRuntime = {
           { id: "echo-2", state: "starting", address: undefined, startedAtMs: 2 },
         ]
       : [],
-  logs: (_ref: FunctionRef, limit: number) =>
-    Array.from({ length: 50 }, (_, i) => ({
+  logs: (ref: FunctionRef, limit: number) => {
+    const long = ref.name === "long";
+    const items = Array.from({ length: long ? 10_000 : 50 }, (_, i) => ({
       timeMs: i,
       replica: "echo-1",
       stream: "stdout" as const,
-      line: `line ${i}`,
-    })).slice(-limit),
+      line: long ? `line ${i} ${"x".repeat(1000)}` : `line ${i}`,
+    })).slice(-limit);
+    return { items, dropped: { lines: 7, bytes: 7000, cutLines: 1 }, limits: LIMITS };
+  },
 };
 
 describe("replica and log routes", () => {
@@ -29,6 +36,7 @@ describe("replica and log routes", () => {
   beforeAll(async () => {
     [gw, bare] = await Promise.all([startGateway({ runtime }), startGateway()]);
     await gw.store.create(makeFunction("echo"));
+    await gw.store.create(makeFunction("long"));
     await bare.store.create(makeFunction("echo"));
   });
   afterAll(async () => {
@@ -52,6 +60,42 @@ describe("replica and log routes", () => {
       "line 48",
       "line 49",
     ]);
+  });
+
+  it("says what the platform's buffer dropped, and its bounds", async () => {
+    const reply = await call(`${gw.url}/system/functions/echo/logs?limit=1`, { headers: bearer });
+    expect(reply.headers["content-type"]).toBe("application/json; charset=utf-8");
+    expect(JSON.parse(reply.body)).toEqual({
+      items: [{ timeMs: 49, replica: "echo-1", stream: "stdout", line: "line 49" }],
+      dropped: { lines: 7, bytes: 7000, cutLines: 1 },
+      limits: LIMITS,
+    });
+  });
+
+  it("streams a long answer in chunks rather than as one string", async () => {
+    const reply = await call(`${gw.url}/system/functions/long/logs?limit=10000`, { headers: bearer });
+    expect(reply.status).toBe(200);
+    expect(reply.headers["transfer-encoding"]).toBe("chunked");
+    expect(reply.headers["content-length"]).toBeUndefined();
+    const body = JSON.parse(reply.body) as { items: { line: string }[]; dropped: unknown };
+    expect(body.items).toHaveLength(10_000);
+    expect(body.items[9_999]?.line).toMatch(/^line 9999 x+$/);
+    expect(body.dropped).toEqual({ lines: 7, bytes: 7000, cutLines: 1 });
+  });
+
+  it("stops writing to a client that leaves mid-answer, and keeps serving", async () => {
+    await new Promise<void>((resolve, reject) => {
+      const req = request(`${gw.url}/system/functions/long/logs?limit=10000`, { headers: bearer }, (res) => {
+        res.once("data", () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.once("error", (error) => (req.destroyed ? undefined : reject(error)));
+      req.end();
+    });
+    const reply = await call(`${gw.url}/system/functions/echo/logs?limit=1`, { headers: bearer });
+    expect(reply.status).toBe(200);
   });
 
   it.each([

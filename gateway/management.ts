@@ -37,6 +37,7 @@ import { FunctionNotFoundError } from "../platform/errors.js";
 import type { FunctionRuntime, FunctionStore, ScaleTarget } from "../platform/ports.js";
 import type { AsyncCalls } from "./async/async-calls.js";
 import { CALL_TOKEN_HEADER } from "./async/call-access.js";
+import { writeJsonList } from "./json-list.js";
 
 export interface ManagementOptions {
   readonly store: FunctionStore;
@@ -186,7 +187,8 @@ export function createManagementApp(options: ManagementOptions): express.Express
         `?limit= must be a whole number from 1 to ${MAX_LOG_LINES}, was ${JSON.stringify(text)}`,
       );
     }
-    res.json({ items: runtime.logs(ref, limit) } satisfies LogList);
+    // Streamed: up to MAX_LOG_LINES lines of up to the platform's line bound each.
+    await writeJsonList(res, runtime.logs(ref, limit) satisfies LogList);
   });
 
   system.post("/functions/:name/scale", manifestBody, async (req, res) => {

@@ -8,6 +8,7 @@ import { MemoryEndpointSource } from "../platform/memory.js";
 import type { Endpoint } from "../platform/ports.js";
 import { call, processGone, REPO_ROOT, waitFor, WATCHDOG_MAIN } from "../testing/watchdog.js";
 import { DEFAULT_SUPERVISOR_OPTIONS, ReplicaSupervisor, type SupervisorEvent } from "./supervisor.js";
+import { testSupervisor } from "../testing/supervisor.js";
 
 const EXAMPLES = join(REPO_ROOT, "examples");
 const ref = { name: "hello", namespace: "default" };
@@ -30,17 +31,7 @@ describe("ReplicaSupervisor", () => {
   beforeEach(() => {
     endpoints = new MemoryEndpointSource();
     events = [];
-    supervisor = new ReplicaSupervisor(
-      {
-        ...DEFAULT_SUPERVISOR_OPTIONS,
-        restartBackoff: { initialMs: 50, maxMs: 2000 },
-        watchdogMain: WATCHDOG_MAIN,
-        clock: systemClock,
-        baseEnv: { PATH: process.env["PATH"] ?? "" },
-        onEvent: (event) => events.push(event),
-      },
-      endpoints,
-    );
+    supervisor = testSupervisor(endpoints, { onEvent: (event) => events.push(event) });
   });
   afterEach(() => supervisor.close());
 

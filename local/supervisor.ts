@@ -1,9 +1,10 @@
 // The local platform's replica supervisor: each replica is a watchdog child process on a free loopback
 // port. It starts, probes, drains, restarts and rolls replicas, and publishes them as endpoints.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess, type ChildProcessByStdio } from "node:child_process";
 import { createHash } from "node:crypto";
 import { get, request } from "node:http";
 import { tmpdir } from "node:os";
+import type { Readable } from "node:stream";
 
 import {
   functionKey,
@@ -13,8 +14,12 @@ import {
   type FunctionResource,
 } from "../api/index.js";
 import { parseDurationMs } from "../api/duration.js";
-import type { Clock, Endpoint } from "../platform/ports.js";
+import type { Clock, Endpoint, ReplicaLogs } from "../platform/ports.js";
 import { freeLoopbackPort } from "../platform/free-port.js";
+import { LogBuffer, readLines, type LogEntry } from "./log-buffer.js";
+import { heapLimitMiB, memoryLimitBytes, MemoryLimits, type ReplicaMemory } from "./memory-limit.js";
+
+export type { LogEntry } from "./log-buffer.js";
 
 /** Where the supervisor publishes each function's replica set (the gateway's MemoryEndpointSource). */
 export interface EndpointSink {
@@ -52,14 +57,23 @@ export interface SupervisorOptions {
   restartBackoff: { initialMs: number; maxMs: number };
   /** How often a starting replica's /_/ready is probed. */
   probeIntervalMs: number;
-  /** Log lines kept per function. */
+  /** Log lines kept per function (stdout and stderr of all its replicas); the oldest go first. */
   logLines: number;
+  /** UTF-8 bytes of log text kept per function, in all; the oldest lines go first. */
+  logBytes: number;
+  /**
+   * UTF-8 bytes of one log line: a longer line keeps its start and a marker saying how many bytes
+   * were cut, and the rest is never held, not even while the line is being read.
+   */
+  logLineBytes: number;
   /**
    * Generic runtimes kept started (FLINT_POOL=1) for module-mode replicas to take over: a replica
    * then starts by loading its module, not by starting a process. 0 turns the pool off.
    */
   poolSize: number;
   onEvent?: (event: SupervisorEvent) => void;
+  /** How memory limits are held; detected (a cgroup where possible) when not given. */
+  memoryLimits?: MemoryLimits;
 }
 
 export const DEFAULT_SUPERVISOR_OPTIONS = {
@@ -69,15 +83,29 @@ export const DEFAULT_SUPERVISOR_OPTIONS = {
   restartBackoff: { initialMs: 250, maxMs: 30_000 },
   probeIntervalMs: 100,
   logLines: 2_000,
+  logBytes: 4 * 1024 * 1024,
+  logLineBytes: 16 * 1024,
   poolSize: 0,
 } as const;
 
-/** One log line of a replica, as `flint logs` shows it. */
-export interface LogEntry {
-  timeMs: number;
-  replica: string;
-  stream: "stdout" | "stderr";
-  line: string;
+/**
+ * Starts `node <main>` in `cwd`: stdout and stderr are its logs; fd 3 is the supervisor link, a pipe
+ * this process never writes to. The kernel closes it when this process dies, however it dies, and
+ * the watchdog then ends itself and what it started (watchdog/supervisor-link.ts).
+ */
+function spawnWatchdog(
+  main: string,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  limits: { wrapper: readonly string[]; nodeFlags: readonly string[] } = { wrapper: [], nodeFlags: [] },
+): ChildProcessByStdio<null, Readable, Readable> {
+  const argv = [...limits.wrapper, process.execPath, ...limits.nodeFlags, main];
+  const child = spawn(argv[0] ?? process.execPath, argv.slice(1), {
+    ...{ cwd, env: { ...env, FLINT_SUPERVISOR_FD: "3" } },
+    stdio: ["ignore", "pipe", "pipe", "pipe"],
+  });
+  // spawn's types know stdio tuples of three only; fds 1 and 2 are pipes, as asked.
+  return child as ChildProcessByStdio<null, Readable, Readable>;
 }
 
 /** A replica as `flint describe` shows it. */
@@ -99,13 +127,17 @@ interface Replica {
   state: ReplicaStatus["state"];
   startedAtMs: number;
   cancelTimers: (() => void)[];
+  /** Its hold on spec.resources.limits.memory (a cgroup, where flint up can make one). */
+  memory: ReplicaMemory | undefined;
+  /** Its stderr said Node's heap limit was reached (module mode under a memory limit). */
+  heapExhausted: boolean;
 }
 
 /** A generic runtime waiting in the pool; its output and exit go wherever it is adopted. */
 interface PooledRuntime {
   child: ChildProcess;
   port: number | undefined;
-  onLine: (stream: LogEntry["stream"], line: string) => void;
+  onLine: (stream: LogEntry["stream"], line: string, cutBytes: number) => void;
   onExit: (code: number | null, signal: NodeJS.Signals | null) => void;
 }
 
@@ -117,7 +149,7 @@ interface Runtime {
   version: string;
   desired: number;
   replicas: Map<string, Replica>;
-  logs: LogEntry[];
+  logs: LogBuffer;
   crashes: number;
   nextStartAtMs: number;
   retryTimer: (() => void) | undefined;
@@ -140,10 +172,15 @@ export class ReplicaSupervisor {
   /** Pooled runtimes that died before use; the pool stops refilling after a few, rather than loop. */
   private poolFailures = 0;
 
+  /** Memory cgroups for replicas with a memory limit, where this process can make them. */
+  readonly memory: MemoryLimits;
+
   constructor(
     private readonly options: SupervisorOptions,
     private readonly endpoints: EndpointSink,
-  ) {}
+  ) {
+    this.memory = options.memoryLimits ?? MemoryLimits.detect();
+  }
 
   /**
    * Defines `fn` (its handler paths relative to `dir`), or updates it. A changed spec rolls: replicas
@@ -157,7 +194,11 @@ export class ReplicaSupervisor {
     if (runtime === undefined) {
       const ref = { name: fn.metadata.name, namespace: fn.metadata.namespace };
       this.runtimes.set(key, {
-        ...{ ref, key, fn, dir, version, desired: fn.spec.scale.min, replicas: new Map(), logs: [] },
+        ...{ ref, key, fn, dir, version, desired: fn.spec.scale.min, replicas: new Map() },
+        logs: new LogBuffer({
+          ...{ lines: this.options.logLines, bytes: this.options.logBytes },
+          lineBytes: this.options.logLineBytes,
+        }),
         ...{
           crashes: 0,
           nextStartAtMs: 0,
@@ -219,7 +260,27 @@ export class ReplicaSupervisor {
 
   /** The last `limit` log lines of `ref`'s replicas, oldest first. */
   logs(ref: FunctionRef, limit = this.options.logLines): LogEntry[] {
-    return (this.runtimes.get(functionKey(ref))?.logs ?? []).slice(-limit);
+    return this.runtimes.get(functionKey(ref))?.logs.tail(limit) ?? [];
+  }
+
+  /** The last `limit` log lines, with what the buffer dropped and its bounds (`flint logs`). */
+  logTail(ref: FunctionRef, limit = this.options.logLines): ReplicaLogs {
+    const buffer = this.runtimes.get(functionKey(ref))?.logs;
+    const limits = {
+      lines: this.options.logLines,
+      bytes: this.options.logBytes,
+      lineBytes: this.options.logLineBytes,
+    };
+    return {
+      items: buffer?.tail(limit) ?? [],
+      dropped: buffer?.dropped() ?? { lines: 0, bytes: 0, cutLines: 0 },
+      limits,
+    };
+  }
+
+  /** UTF-8 bytes of `ref`'s kept log text; at most `logBytes`. */
+  logSizeBytes(ref: FunctionRef): number {
+    return this.runtimes.get(functionKey(ref))?.logs.sizeBytes ?? 0;
   }
 
   /** Drains every replica (SIGTERM, SIGKILL after the grace period) and waits until all have exited. */
@@ -245,6 +306,7 @@ export class ReplicaSupervisor {
       }
     }
     await Promise.all(exits);
+    this.memory.close();
   }
 
   // --- Reconciling ---------------------------------------------------------------------------------
@@ -291,7 +353,9 @@ export class ReplicaSupervisor {
    */
   private spawn(runtime: Runtime): void {
     const { handler } = runtime.fn.spec;
-    const pooled = handler.mode === "module" ? this.pool.shift() : undefined;
+    // A pooled runtime was started with no limits: a function with a memory limit starts its own.
+    const limited = memoryLimitBytes(runtime.fn) !== undefined;
+    const pooled = handler.mode === "module" && !limited ? this.pool.shift() : undefined;
     if (pooled !== undefined) {
       this.adopt(runtime, pooled);
       this.fillPool();
@@ -321,26 +385,37 @@ export class ReplicaSupervisor {
 
   private spawnWith(runtime: Runtime, extraEnv: Record<string, string>): void {
     const id = `${runtime.ref.name}-${++this.sequence}`;
-    const child = spawn(process.execPath, [this.options.watchdogMain], {
-      cwd: runtime.dir,
-      env: {
-        ...this.options.baseEnv,
-        ...watchdogEnv(runtime.fn),
-        ...extraEnv,
-        FLINT_PORT: "0",
-        FLINT_HOST: "127.0.0.1",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+    const limitBytes = memoryLimitBytes(runtime.fn);
+    const memory = limitBytes === undefined ? undefined : this.memory.prepare(id, limitBytes);
+    const moduleMode = runtime.fn.spec.handler.mode === "module";
+    const nodeFlags =
+      limitBytes !== undefined && moduleMode ? [`--max-old-space-size=${heapLimitMiB(limitBytes)}`] : [];
+    const env = {
+      ...this.options.baseEnv,
+      ...watchdogEnv(runtime.fn),
+      ...extraEnv,
+      FLINT_PORT: "0",
+      FLINT_HOST: "127.0.0.1",
+    };
+    const child = spawnWatchdog(this.options.watchdogMain, runtime.dir, env, {
+      wrapper: memory?.wrapper ?? [],
+      nodeFlags,
     });
     const replica: Replica = {
       ...{ id, version: runtime.version, child, pid: child.pid ?? -1, port: undefined },
       ...{ state: "spawned", startedAtMs: this.options.clock.now(), cancelTimers: [] },
+      ...{ memory, heapExhausted: false },
     };
     runtime.replicas.set(id, replica);
     this.options.onEvent?.({ type: "replica-started", function: runtime.key, replica: id, pid: replica.pid });
 
-    readLines(child.stdout, (line) => this.replicaLine(runtime, replica, "stdout", line));
-    readLines(child.stderr, (line) => this.replicaLine(runtime, replica, "stderr", line));
+    const lineBytes = this.options.logLineBytes;
+    readLines(child.stdout, lineBytes, (line, cut) =>
+      this.replicaLine(runtime, replica, "stdout", line, cut),
+    );
+    readLines(child.stderr, lineBytes, (line, cut) =>
+      this.replicaLine(runtime, replica, "stderr", line, cut),
+    );
     child.once("error", (error) =>
       this.log(runtime, replica, "stderr", `cannot start the watchdog: ${error.message}`),
     );
@@ -348,9 +423,19 @@ export class ReplicaSupervisor {
     this.startDeadline(runtime, replica);
   }
 
-  private replicaLine(runtime: Runtime, replica: Replica, stream: LogEntry["stream"], line: string): void {
-    this.log(runtime, replica, stream, line);
-    if (stream !== "stdout") return;
+  private replicaLine(
+    runtime: Runtime,
+    replica: Replica,
+    stream: LogEntry["stream"],
+    line: string,
+    cutBytes: number,
+  ): void {
+    this.log(runtime, replica, stream, line, cutBytes);
+    if (stream !== "stdout") {
+      // V8's last words when --max-old-space-size is reached; the process aborts right after.
+      if (line.includes("JavaScript heap out of memory")) replica.heapExhausted = true;
+      return;
+    }
     if (replica.port === undefined && line.includes('"listening"')) this.onListening(runtime, replica, line);
     // The watchdog says "ready" once its handler is loaded: no need to wait for the next probe.
     else if (replica.state === "starting" && line.includes('"msg":"ready"')) this.markReady(runtime, replica);
@@ -379,10 +464,9 @@ export class ReplicaSupervisor {
 
   private startPooled(): void {
     this.poolStarting++;
-    const child = spawn(process.execPath, [this.options.watchdogMain], {
-      cwd: tmpdir(),
-      env: { ...this.options.baseEnv, FLINT_POOL: "1", FLINT_PORT: "0", FLINT_HOST: "127.0.0.1" },
-      stdio: ["ignore", "pipe", "pipe"],
+    const child = spawnWatchdog(this.options.watchdogMain, tmpdir(), {
+      ...this.options.baseEnv,
+      ...{ FLINT_POOL: "1", FLINT_PORT: "0", FLINT_HOST: "127.0.0.1" },
     });
     this.poolChildren.add(child);
     const pooled: PooledRuntime = {
@@ -405,8 +489,9 @@ export class ReplicaSupervisor {
         this.fillPool();
       },
     };
-    readLines(child.stdout, (line) => pooled.onLine("stdout", line));
-    readLines(child.stderr, (line) => pooled.onLine("stderr", line));
+    const lineBytes = this.options.logLineBytes;
+    readLines(child.stdout, lineBytes, (line, cut) => pooled.onLine("stdout", line, cut));
+    readLines(child.stderr, lineBytes, (line, cut) => pooled.onLine("stderr", line, cut));
     child.once("error", () => undefined);
     child.once("exit", (code, signal) => pooled.onExit(code, signal));
   }
@@ -423,10 +508,11 @@ export class ReplicaSupervisor {
         port: pooled.port,
       },
       ...{ state: "starting", startedAtMs: this.options.clock.now(), cancelTimers: [] },
+      ...{ memory: undefined, heapExhausted: false },
     };
     runtime.replicas.set(id, replica);
     this.poolChildren.delete(pooled.child);
-    pooled.onLine = (stream, line) => this.replicaLine(runtime, replica, stream, line);
+    pooled.onLine = (stream, line, cut) => this.replicaLine(runtime, replica, stream, line, cut);
     pooled.onExit = (code, signal) => this.onExit(runtime, replica, code, signal);
     this.options.onEvent?.({ type: "replica-started", function: runtime.key, replica: id, pid: replica.pid });
     this.publish(runtime);
@@ -522,6 +608,8 @@ export class ReplicaSupervisor {
   ): void {
     for (const cancel of replica.cancelTimers) cancel();
     runtime.replicas.delete(replica.id);
+    const outOfMemory = this.outOfMemory(runtime, replica);
+    replica.memory?.release();
     const expected = replica.state === "draining";
     if (expected) {
       this.options.onEvent?.({ type: "replica-stopped", function: runtime.key, replica: replica.id });
@@ -533,13 +621,10 @@ export class ReplicaSupervisor {
       const restartInMs = Math.min(maxMs, initialMs * 2 ** runtime.crashes);
       runtime.crashes++;
       runtime.nextStartAtMs = this.options.clock.now() + restartInMs;
-      runtime.lastExit = `replica ${replica.id} exited (code ${code}, signal ${signal}); see flint logs`;
-      this.log(
-        runtime,
-        replica,
-        "stderr",
-        `exited unexpectedly (code ${code}, signal ${signal}); restarting in ${restartInMs}ms`,
-      );
+      const exit = `(code ${code}, signal ${signal})`;
+      runtime.lastExit = `replica ${replica.id} ${outOfMemory ?? `exited ${exit}`}; see flint logs`;
+      const line = outOfMemory ?? `exited unexpectedly ${exit}`;
+      this.log(runtime, replica, "stderr", `${line}; restarting in ${restartInMs}ms`);
       this.options.onEvent?.({
         type: "replica-crashed",
         function: runtime.key,
@@ -553,6 +638,19 @@ export class ReplicaSupervisor {
     this.reconcile(runtime);
   }
 
+  /** How a replica that just exited went over spec.resources.limits.memory, or undefined if it did not. */
+  private outOfMemory(runtime: Runtime, replica: Replica): string | undefined {
+    const limit = runtime.fn.spec.resources?.limits?.memory;
+    if (limit === undefined) return undefined;
+    if (replica.memory?.oomKilled() === true) {
+      return `was killed for using more than its memory limit (resources.limits.memory ${limit}, OOMKilled)`;
+    }
+    if (replica.heapExhausted) {
+      return `ran out of JavaScript heap under its memory limit (resources.limits.memory ${limit}, OOMKilled)`;
+    }
+    return undefined;
+  }
+
   private publish(runtime: Runtime): void {
     const endpoints: Endpoint[] = [];
     for (const replica of runtime.replicas.values()) {
@@ -562,10 +660,14 @@ export class ReplicaSupervisor {
     this.endpoints.set(runtime.ref, endpoints);
   }
 
-  private log(runtime: Runtime, replica: Replica, stream: LogEntry["stream"], line: string): void {
-    runtime.logs.push({ timeMs: this.options.clock.now(), replica: replica.id, stream, line });
-    if (runtime.logs.length > this.options.logLines * 1.25)
-      runtime.logs.splice(0, runtime.logs.length - this.options.logLines);
+  private log(
+    runtime: Runtime,
+    replica: Replica,
+    stream: LogEntry["stream"],
+    line: string,
+    cutBytes = 0,
+  ): void {
+    runtime.logs.push({ timeMs: this.options.clock.now(), replica: replica.id, stream, line }, cutBytes);
   }
 }
 
@@ -577,19 +679,4 @@ function rank(replica: Replica): number {
 function versionOf(fn: FunctionResource, dir: string): string {
   const runs = { dir, env: watchdogEnv(fn), source: fn.metadata.annotations?.[SOURCE_STAMP_ANNOTATION] };
   return createHash("sha256").update(JSON.stringify(runs)).digest("hex").slice(0, 10);
-}
-
-function readLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
-  let partial = "";
-  stream.setEncoding("utf8");
-  stream.on("data", (text: string) => {
-    const lines = (partial + text).split("\n");
-    partial = lines.pop() ?? "";
-    // A line longer than 64 KiB is cut rather than held.
-    if (partial.length > 65_536) {
-      lines.push(partial);
-      partial = "";
-    }
-    for (const line of lines) if (line !== "") onLine(line);
-  });
 }

@@ -142,12 +142,22 @@ export interface ReplicaLogLine {
   readonly line: string;
 }
 
+/** The last lines of a function's replicas, and what the platform's bounded buffer let go. */
+export interface ReplicaLogs {
+  /** Oldest first. */
+  readonly items: readonly ReplicaLogLine[];
+  /** Since the buffer started: whole lines evicted, bytes of those and cut off long lines, lines cut. */
+  readonly dropped: { readonly lines: number; readonly bytes: number; readonly cutLines: number };
+  /** The buffer's bounds: lines and UTF-8 bytes kept per function, and bytes per line. */
+  readonly limits: { readonly lines: number; readonly bytes: number; readonly lineBytes: number };
+}
+
 /**
  * What the platform can say about a function's running replicas beyond its status. Optional: the
  * local platform has it (it runs the processes); on Kubernetes, kubectl shows pods and logs.
  */
 export interface FunctionRuntime {
   replicas(ref: FunctionRef): readonly ReplicaInfo[];
-  /** The last `limit` lines, oldest first. */
-  logs(ref: FunctionRef, limit: number): readonly ReplicaLogLine[];
+  /** The last `limit` lines, oldest first, with what was dropped. */
+  logs(ref: FunctionRef, limit: number): ReplicaLogs;
 }

@@ -3,19 +3,12 @@
 import { afterAll, afterEach, describe, expect, it } from "@jest/globals";
 
 import { parseFunction } from "../api/index.js";
-import { DEFAULT_SUPERVISOR_OPTIONS, ReplicaSupervisor, type SupervisorEvent } from "../local/supervisor.js";
-import { systemClock } from "../platform/clock.js";
+import type { SupervisorEvent } from "../local/supervisor.js";
 import { MemoryEndpointSource } from "../platform/memory.js";
 import type { Endpoint } from "../platform/ports.js";
-import {
-  TESTDATA,
-  WATCHDOG_MAIN,
-  call,
-  startWatchdog,
-  stopAllWatchdogs,
-  waitFor,
-} from "../testing/watchdog.js";
+import { TESTDATA, call, startWatchdog, stopAllWatchdogs, waitFor } from "../testing/watchdog.js";
 import { EVENT_LOOP_STUCK_CODE } from "./event-loop-guard.js";
+import { testSupervisor } from "../testing/supervisor.js";
 
 afterAll(stopAllWatchdogs);
 
@@ -80,17 +73,10 @@ describe("a stuck replica under the local supervisor", () => {
   const ref = { name: "spin", namespace: "default" };
   const endpoints = new MemoryEndpointSource();
   const events: SupervisorEvent[] = [];
-  const supervisor = new ReplicaSupervisor(
-    {
-      ...DEFAULT_SUPERVISOR_OPTIONS,
-      restartBackoff: { initialMs: 50, maxMs: 2000 },
-      watchdogMain: WATCHDOG_MAIN,
-      clock: systemClock,
-      baseEnv: { PATH: process.env["PATH"] ?? "", FLINT_EVENT_LOOP_DEADLINE: `${DEADLINE_MS}ms` },
-      onEvent: (event) => events.push(event),
-    },
-    endpoints,
-  );
+  const supervisor = testSupervisor(endpoints, {
+    baseEnv: { PATH: process.env["PATH"] ?? "", FLINT_EVENT_LOOP_DEADLINE: `${DEADLINE_MS}ms` },
+    onEvent: (event) => events.push(event),
+  });
   afterEach(() => supervisor.close());
 
   const ready = (): Endpoint[] => endpoints.get(ref).filter((e) => e.state === "ready");

@@ -5,10 +5,33 @@ import { EnvReader } from "../platform/env.js";
 import { ConfigError } from "../platform/errors.js";
 import { EventLoopGuard } from "./event-loop-guard.js";
 import { awaitSpecialization, type Specialization } from "./pool.js";
+import { killAllGroups } from "./process-group.js";
+import { SUPERVISOR_GONE_CODE, supervisorFd, watchSupervisor } from "./supervisor-link.js";
 import { Watchdog } from "./watchdog.js";
 
-// FLINT_POOL=1: start as a generic runtime and become a function on POST /_/specialize (pool.ts).
+/** Set while this process started as a pooled runtime (FLINT_POOL=1) and until it is specialized. */
 let specialization: Specialization | undefined;
+
+// Under `flint up`: when the supervisor dies (even by kill -9), end this replica and every process
+// it started, rather than live on reparented to PID 1. Armed first, so a pooled runtime is covered.
+const linkFd = configOrExit(() => supervisorFd(process.env));
+if (linkFd !== undefined) {
+  watchSupervisor(linkFd, () => {
+    const line = { level: 50, time: Date.now(), pid: process.pid, code: SUPERVISOR_GONE_CODE };
+    try {
+      // stdout was a pipe to the supervisor too: it may be gone with it.
+      process.stdout.write(`${JSON.stringify({ ...line, msg: "supervisor gone; exiting" })}\n`);
+    } catch {
+      // nobody is left to read it
+    }
+    process.exit(1);
+  });
+}
+// However this process ends (a drained stop, a fatal error, its supervisor gone), what it started in
+// its own process groups ends too; a group already stopped is not signalled twice.
+process.on("exit", () => killAllGroups("SIGKILL"));
+
+// FLINT_POOL=1: start as a generic runtime and become a function on POST /_/specialize (pool.ts).
 if (process.env["FLINT_POOL"] === "1") {
   const { host, port } = configOrExit(() => {
     const read = new EnvReader(process.env);

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { connect } from "node:net";
 import type { Logger } from "pino";
 import { UpstreamStartError } from "./errors.js";
-import { killGroup } from "./process-group.js";
+import { killGroup, trackGroup } from "./process-group.js";
 
 /** Where calls are proxied to, and whether it answers. */
 export interface Upstream {
@@ -100,12 +100,14 @@ export class UpstreamProcess implements Upstream {
     for (let attempt = 0; !this.closed; attempt++) {
       if (attempt > 0) this.onRestart();
       const startedAt = Date.now();
-      const child = spawn(this.command[0] as string, this.command.slice(1), {
-        env: this.env,
-        stdio: ["ignore", "inherit", "inherit"],
-        // Its own process group, so a shell wrapper's children are stopped with it.
-        detached: true,
-      });
+      const child = trackGroup(
+        spawn(this.command[0] as string, this.command.slice(1), {
+          env: this.env,
+          stdio: ["ignore", "inherit", "inherit"],
+          // Its own process group, so a shell wrapper's children are stopped with it.
+          detached: true,
+        }),
+      );
       this.child = child;
       const exit = new Promise<string>((resolve) => {
         child.once("exit", (code, signal) =>

@@ -10,7 +10,9 @@ export const logsCommand: Command = {
   usage: `usage: flint logs NAME[.NAMESPACE] [--tail N] [--gateway URL]
 
 Prints the last lines the function's replicas wrote (stdout and stderr), oldest first, each with
-its replica. Kept by \`flint up\` (up to 2000 lines per function); on Kubernetes use kubectl logs.
+its replica. Kept by \`flint up\`, per function: the last 2000 lines and at most 4 MiB, each line cut
+at 16 KiB (it then ends with " … [N bytes cut]"). When older lines were dropped to stay within that,
+a first line says how many. On Kubernetes use kubectl logs.
 
 Options:
   -n, --tail N          how many lines (default 200, at most 10000)
@@ -33,9 +35,9 @@ Options:
     }
     const client = new GatewayClient(resolveConnection(io.env, values.gateway));
     const query = `?limit=${encodeURIComponent(values.tail ?? "200")}`;
-    let items: LogList["items"];
+    let answer: LogList;
     try {
-      ({ items } = await client.management<LogList>("GET", `/system/functions/${name}/logs${query}`));
+      answer = await client.management<LogList>("GET", `/system/functions/${name}/logs${query}`);
     } catch (error) {
       if (
         error instanceof GatewayRequestError &&
@@ -49,7 +51,9 @@ Options:
       }
       throw error;
     }
-    for (const entry of items) {
+    const dropped = droppedNote(answer);
+    if (dropped !== undefined) io.stdout.write(`${dropped}\n`);
+    for (const entry of answer.items) {
       const time = new Date(entry.timeMs).toISOString().slice(11, 23);
       io.stdout.write(
         `${time} ${entry.replica}${entry.stream === "stderr" ? " (stderr)" : ""} ${entry.line}\n`,
@@ -58,3 +62,29 @@ Options:
     return 0;
   },
 };
+
+/** "(N earlier lines, M bytes dropped: ...)" when the buffer let anything go, else undefined. */
+export function droppedNote({ dropped, limits }: Pick<LogList, "dropped" | "limits">): string | undefined {
+  if (dropped.lines === 0 && dropped.cutLines === 0) return undefined;
+  const parts: string[] = [];
+  if (dropped.lines > 0) parts.push(`${plural(dropped.lines, "earlier line")}`);
+  if (dropped.cutLines > 0) parts.push(`${plural(dropped.cutLines, "long line")} cut`);
+  const keeps = `the buffer keeps the last ${formatBytes(limits.bytes)}, ${plural(limits.lines, "line")} at most, ${formatBytes(limits.lineBytes)} a line`;
+  return `(${parts.join(", ")}; ${formatBytes(dropped.bytes)} dropped: ${keeps})`;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+/** Bytes as "512 bytes", "16 KiB" or "4 MiB" (one decimal when not whole). */
+function formatBytes(bytes: number): string {
+  for (const [unit, size] of [
+    ["GiB", 1024 ** 3],
+    ["MiB", 1024 ** 2],
+    ["KiB", 1024],
+  ] as const) {
+    if (bytes >= size) return `${Number((bytes / size).toFixed(1))} ${unit}`;
+  }
+  return plural(bytes, "byte");
+}

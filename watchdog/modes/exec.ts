@@ -4,7 +4,7 @@ import type { IncomingMessage } from "node:http";
 import type { Logger } from "pino";
 import { HandlerFailedError } from "../errors.js";
 import type { Call, Mode } from "./mode.js";
-import { killGroup } from "../process-group.js";
+import { killGroup, trackGroup } from "../process-group.js";
 
 /**
  * The response is committed (status line sent) once stdout has produced this many bytes, this many
@@ -46,12 +46,14 @@ export class ExecMode implements Mode {
     // eslint-disable-next-line max-lines-per-function
     return new Promise((resolve, reject) => {
       const { req, res } = call;
-      const child = spawn(this.command[0] as string, this.command.slice(1), {
-        env: callEnv(req, call.id),
-        stdio: ["pipe", "pipe", "pipe"],
-        // Its own process group, so a timeout kills whatever the program started too.
-        detached: true,
-      });
+      const child = trackGroup(
+        spawn(this.command[0] as string, this.command.slice(1), {
+          env: callEnv(req, call.id),
+          stdio: ["pipe", "pipe", "pipe"],
+          // Its own process group, so a timeout kills whatever the program started too.
+          detached: true,
+        }),
+      );
       this.running.add(child);
       const log = this.logger.child({ callId: call.id, pid: child.pid });
 
