@@ -2,17 +2,25 @@ import type { KnownError } from "./errors.js";
 import {
   ActivationQueueFullError,
   ActivationTimeoutError,
+  AsyncQueueFullError,
+  AsyncUploadsFullError,
   BadFunctionNameError,
   BadRequestError,
+  BodyTimeoutError,
   BodyTooLargeError,
+  CallIdTakenError,
   CallTimeoutError,
   ClientClosedError,
   ConcurrencyLimitError,
   HeadersTooLargeError,
+  IdempotencyKeyReusedError,
+  MethodNotAllowedError,
   QueueBytesExhaustedError,
   QueueTimeoutError,
+  ReplicaLostError,
   ReplicaUnavailableError,
   RequestTimeoutError,
+  ReservedPathError,
   RouteNotFoundError,
   ShuttingDownError,
   UnauthorizedError,
@@ -41,6 +49,14 @@ describe("errorResponse", () => {
     [new QueueTimeoutError("default/x", 30_000, 1), 503, "QUEUE_TIMEOUT", "1"],
     [new ShuttingDownError(), 503, "SHUTTING_DOWN", "1"],
     [new CallTimeoutError("default/x", 1000), 504, "CALL_TIMEOUT", undefined],
+    [new ReservedPathError(), 404, "RESERVED_PATH", undefined],
+    [new MethodNotAllowedError("TRACE", "GET, POST"), 405, "METHOD_NOT_ALLOWED", undefined],
+    [new BodyTimeoutError(10_000), 408, "BODY_TIMEOUT", undefined],
+    [new CallIdTakenError("c-1"), 409, "CALL_ID_TAKEN", undefined],
+    [new IdempotencyKeyReusedError("c-1"), 422, "IDEMPOTENCY_KEY_REUSED", undefined],
+    [new ReplicaLostError("default/x", "r1"), 502, "REPLICA_LOST", undefined],
+    [new AsyncUploadsFullError(64, 1), 503, "ASYNC_UPLOADS_FULL", "1"],
+    [new AsyncQueueFullError(1024, 2), 503, "ASYNC_QUEUE_FULL", "2"],
   ])("%s → %d %s", (error, status, code, retryAfter) => {
     const response = errorResponse(error, "call-1");
     expect(response.status).toBe(status);
@@ -49,6 +65,15 @@ describe("errorResponse", () => {
     expect(response.headers["x-call-id"]).toBe("call-1");
     expect(JSON.parse(response.body)).toEqual({ error: { code, message: error.message, callId: "call-1" } });
     expect(Number(response.headers["content-length"])).toBe(Buffer.byteLength(response.body));
+  });
+
+  it("names a lost replica in X-Flint-Error and lists the allowed methods on 405", () => {
+    expect(errorResponse(new ReplicaLostError("default/x", "r1"), "c").headers["x-flint-error"]).toBe(
+      "replica-lost",
+    );
+    expect(errorResponse(new MethodNotAllowedError("TRACE", "GET, POST"), "c").headers["allow"]).toBe(
+      "GET, POST",
+    );
   });
 
   it("lists a rejected manifest's fields", () => {

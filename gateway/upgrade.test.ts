@@ -173,6 +173,10 @@ describe("WebSocket calls", () => {
     const unknown = await handshake(`${gw.url}/function/nope/`);
     expect(unknown.status).toBe(404);
     expect(JSON.parse(unknown.body)).toMatchObject({ error: { code: "FUNCTION_NOT_FOUND" } });
+    // A replica's own routes are not reachable by a tunnel either.
+    const internal = await handshake(`${gw.url}/function/chat/_/health`);
+    expect(internal.status).toBe(404);
+    expect(JSON.parse(internal.body)).toMatchObject({ error: { code: "RESERVED_PATH" } });
     const system = await handshake(`${gw.url}/system/functions`);
     expect(system.status).toBe(404);
     expect(JSON.parse(system.body)).toMatchObject({ error: { code: "NOT_FOUND" } });

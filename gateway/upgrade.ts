@@ -12,6 +12,7 @@ import {
   type KnownError,
   isKnownError,
   ReplicaUnavailableError,
+  ReservedPathError,
   httpStatusOf,
   rawErrorResponse,
 } from "./errors.js";
@@ -31,7 +32,7 @@ import {
 } from "./proxy.js";
 import { PooledCall } from "./pooled-call.js";
 import type { Replica } from "./replica.js";
-import { CALL_PREFIX, parseCallPath } from "./route.js";
+import { CALL_PREFIX, isReservedPath, parseCallPath } from "./route.js";
 
 /** Serves the server's 'upgrade' events for /function/ paths. */
 export class UpgradeHandler {
@@ -49,6 +50,10 @@ export class UpgradeHandler {
     const head = readRequestHead(req.rawHeaders);
     const callId = head.callId ?? randomUUID();
     const { functionText, upstreamPath } = parseCallPath(req.url ?? CALL_PREFIX);
+    // The replica's own routes (/_/...) are not the function's, for a tunnel as for a call.
+    if (isReservedPath(upstreamPath)) {
+      return this.refuse(req, socket, callId, startMs, new ReservedPathError(), undefined);
+    }
     const admission = this.calls.admit(req, head, callId, functionText);
     if (admission.error !== undefined) {
       return this.refuse(req, socket, callId, startMs, admission.error, admission.route);
