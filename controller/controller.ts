@@ -1,6 +1,6 @@
 // The Function controller on a cluster: informers (platform/kubernetes/, the gateway's too) on
-// Functions and on the Deployments and Services they own (all namespaces or a list), a work queue
-// of Function keys, and the reconciler.
+// Functions, the Deployments and Services they own and the pods those run (all namespaces or a
+// list), a work queue of Function keys, and the reconciler.
 import {
   ApiException,
   AppsV1Api,
@@ -11,14 +11,19 @@ import {
   type KubeConfig,
   type KubernetesObject,
   type V1Deployment,
+  type V1Pod,
   type V1Service,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { FUNCTION_API, FUNCTION_LABEL, functionKey, type FunctionResource } from "../api/index.js";
 import type { Clock } from "../platform/ports.js";
 import type { ControllerConfig } from "./config.js";
-import { NamespacedInformer } from "../platform/kubernetes/informers.js";
-import type { ListPage } from "../platform/kubernetes/reflector.js";
+import {
+  NamespacedInformer,
+  type InformerOptions,
+  type WatchedCollection,
+} from "../platform/kubernetes/informers.js";
+import type { ListPage, ReflectorHandler } from "../platform/kubernetes/reflector.js";
 import {
   AlreadyExistsError,
   FunctionReconciler,
@@ -129,11 +134,81 @@ function collectionPath(apiPath: string, plural: string): (namespace: string | u
     namespace === undefined ? `${apiPath}/${plural}` : `${apiPath}/namespaces/${namespace}/${plural}`;
 }
 
+/**
+ * The informers on what Flint labels with FUNCTION_LABEL: the Deployments and Services it owns, and
+ * the pods they run (read for their containers' last state, never written). One handler for all.
+ */
+function childInformers(
+  options: InformerOptions,
+  handler: ReflectorHandler<KubernetesObject>,
+): {
+  deployments: NamespacedInformer<V1Deployment>;
+  services: NamespacedInformer<V1Service>;
+  pods: NamespacedInformer<V1Pod>;
+} {
+  const apps = options.kubeConfig.makeApiClient(AppsV1Api);
+  const core = options.kubeConfig.makeApiClient(CoreV1Api);
+  const labelled = <T>(
+    what: string,
+    apiPath: string,
+    listAll: (page: LabelledPage) => Promise<ListPage<T>>,
+    listIn: (page: LabelledPage & { namespace: string }) => Promise<ListPage<T>>,
+  ): WatchedCollection<T> => ({
+    what,
+    path: collectionPath(apiPath, what),
+    labelSelector: FUNCTION_LABEL,
+    list: (namespace, { limit, continueToken }) => {
+      const page = { labelSelector: FUNCTION_LABEL, limit, _continue: continueToken };
+      return namespace === undefined ? listAll(page) : listIn({ namespace, ...page });
+    },
+  });
+  return {
+    deployments: new NamespacedInformer(
+      options,
+      labelled<V1Deployment>(
+        "deployments",
+        "/apis/apps/v1",
+        (page) => apps.listDeploymentForAllNamespaces(page),
+        (page) => apps.listNamespacedDeployment(page),
+      ),
+      handler,
+    ),
+    services: new NamespacedInformer(
+      options,
+      labelled<V1Service>(
+        "services",
+        "/api/v1",
+        (page) => core.listServiceForAllNamespaces(page),
+        (page) => core.listNamespacedService(page),
+      ),
+      handler,
+    ),
+    pods: new NamespacedInformer(
+      options,
+      labelled<V1Pod>(
+        "pods",
+        "/api/v1",
+        (page) => core.listPodForAllNamespaces(page),
+        (page) => core.listNamespacedPod(page),
+      ),
+      handler,
+    ),
+  };
+}
+
+/** One page of a labelled list call. */
+interface LabelledPage {
+  labelSelector: string;
+  limit: number;
+  _continue: string | undefined;
+}
+
 export class FunctionController {
   readonly functionInformers: NamespacedInformer<FunctionObject>;
   readonly functions: ObjectLister<FunctionResource> & { list(): FunctionResource[] };
   readonly deployments: NamespacedInformer<V1Deployment>;
   readonly services: NamespacedInformer<V1Service>;
+  readonly pods: NamespacedInformer<V1Pod>;
   readonly writer: KubernetesWriter;
   readonly queue: WorkQueue;
   readonly reconciler: FunctionReconciler;
@@ -141,11 +216,8 @@ export class FunctionController {
   constructor(private readonly options: FunctionControllerOptions) {
     const { kubeConfig, config, clock, logger } = options;
     this.writer = new KubernetesWriter(kubeConfig);
-    const apps = kubeConfig.makeApiClient(AppsV1Api);
-    const core = kubeConfig.makeApiClient(CoreV1Api);
     const custom = kubeConfig.makeApiClient(CustomObjectsApi);
     const informerOptions = { kubeConfig, namespaces: config.namespaces, clock, logger };
-    const selector = FUNCTION_LABEL;
 
     const functionInformers = new NamespacedInformer<FunctionObject>(
       informerOptions,
@@ -186,41 +258,22 @@ export class FunctionController {
       if (name !== undefined && namespace !== undefined) this.queue.add(`${namespace}/${name}`);
     };
     const children = { put: owner, delete: owner, synced: () => undefined };
-    this.deployments = new NamespacedInformer<V1Deployment>(
-      informerOptions,
-      {
-        what: "deployments",
-        path: collectionPath("/apis/apps/v1", "deployments"),
-        labelSelector: selector,
-        list: (namespace, { limit, continueToken }) => {
-          const page = { labelSelector: selector, limit, _continue: continueToken };
-          return namespace === undefined
-            ? apps.listDeploymentForAllNamespaces(page)
-            : apps.listNamespacedDeployment({ namespace, ...page });
-        },
-      },
-      children,
-    );
-    this.services = new NamespacedInformer<V1Service>(
-      informerOptions,
-      {
-        what: "services",
-        path: collectionPath("/api/v1", "services"),
-        labelSelector: selector,
-        list: (namespace, { limit, continueToken }) => {
-          const page = { labelSelector: selector, limit, _continue: continueToken };
-          return namespace === undefined
-            ? core.listServiceForAllNamespaces(page)
-            : core.listNamespacedService({ namespace, ...page });
-        },
-      },
-      children,
-    );
-
+    ({
+      deployments: this.deployments,
+      services: this.services,
+      pods: this.pods,
+    } = childInformers(informerOptions, children));
+    const pods = this.pods;
     this.reconciler = new FunctionReconciler({
       functions: this.functions,
       deployments: this.deployments,
       services: this.services,
+      podsOf: (namespace, name) =>
+        pods
+          .list()
+          .filter(
+            (pod) => pod.metadata?.namespace === namespace && pod.metadata.labels?.[FUNCTION_LABEL] === name,
+          ),
       writer: this.writer,
       config,
       clock,
@@ -247,18 +300,29 @@ export class FunctionController {
   async start(): Promise<void> {
     this.deployments.start();
     this.services.start();
-    await Promise.all([this.deployments.whenSynced(), this.services.whenSynced()]);
+    this.pods.start();
+    await Promise.all([this.deployments.whenSynced(), this.services.whenSynced(), this.pods.whenSynced()]);
     this.functionInformers.start();
     await this.functionInformers.whenSynced();
   }
 
   /** Every informer has listed and none is failing now. */
   healthy(): boolean {
-    return this.functionInformers.healthy() && this.deployments.healthy() && this.services.healthy();
+    return (
+      this.functionInformers.healthy() &&
+      this.deployments.healthy() &&
+      this.services.healthy() &&
+      this.pods.healthy()
+    );
   }
 
   async stop(): Promise<void> {
     await this.queue.stop();
-    await Promise.all([this.functionInformers.stop(), this.deployments.stop(), this.services.stop()]);
+    await Promise.all([
+      this.functionInformers.stop(),
+      this.deployments.stop(),
+      this.services.stop(),
+      this.pods.stop(),
+    ]);
   }
 }

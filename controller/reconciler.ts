@@ -1,6 +1,6 @@
 // The per-Function logic: make its Deployment and Service look like the builders say (never touching
 // replicas after creation), then write the status the observation gives, only when it changed.
-import type { V1Deployment, V1Service } from "@kubernetes/client-node";
+import type { V1Deployment, V1Pod, V1Service } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { FunctionResource, FunctionStatus } from "../api/index.js";
 import type { Clock } from "../platform/ports.js";
@@ -46,6 +46,8 @@ export interface ReconcilerDeps {
   readonly functions: ObjectLister<FunctionResource>;
   readonly deployments: ObjectLister<V1Deployment>;
   readonly services: ObjectLister<V1Service>;
+  /** The pods of one Function (by its label), for what their containers say (OOMKilled). */
+  readonly podsOf: (namespace: string, name: string) => readonly V1Pod[];
   readonly writer: ClusterWriter;
   readonly config: ControllerConfig;
   readonly clock: Clock;
@@ -114,7 +116,7 @@ export class FunctionReconciler {
     }
 
     const status = computeStatus(
-      { fn, deployment, problem, now: new Date(this.deps.clock.now()) },
+      { fn, deployment, problem, pods: this.deps.podsOf(namespace, name), now: new Date(this.deps.clock.now()) },
       this.deps.config,
     );
     const statusWritten = statusChanged(fn.status, status);

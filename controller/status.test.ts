@@ -1,4 +1,4 @@
-import type { V1Deployment, V1DeploymentCondition } from "@kubernetes/client-node";
+import type { V1ContainerStatus, V1Deployment, V1DeploymentCondition, V1Pod } from "@kubernetes/client-node";
 import type { Condition, FunctionResource, FunctionStatus } from "../api/index.js";
 import { makeDeployment } from "./builders.js";
 import { ImageMissingError, NotOwnedError, PortConflictError, type FunctionProblem } from "./errors.js";
@@ -225,6 +225,52 @@ describe("computeStatus conditions", () => {
       expect(condition.reason).toMatch(/^[A-Z][A-Za-z]+$/);
       if (condition.status !== "True") expect(condition.message).toBeTruthy();
     }
+  });
+});
+
+describe("a replica killed for its memory (OOMKilled)", () => {
+  const LIMITED = `${SPEC}\n  resources: { limits: { memory: 64Mi } }`;
+  const pod = (name: string, container: Partial<V1ContainerStatus>): V1Pod => ({
+    metadata: { name, namespace: "team", labels: { "flint.dev/function": "hello" } },
+    status: {
+      containerStatuses: [
+        { name: "function", image: "i", imageID: "", ready: false, restartCount: 0, ...container },
+      ],
+    },
+  });
+  const crashLooping = pod("hello-abc", {
+    restartCount: 3,
+    state: { waiting: { reason: "CrashLoopBackOff" } },
+    lastState: { terminated: { reason: "OOMKilled", exitCode: 137 } },
+  });
+  const status = (pods: V1Pod[], ready = 0): Record<string, Condition> =>
+    byType(
+      computeStatus(
+        { fn: functionFixture(LIMITED), deployment: observed({ wanted: 1, ready }), pods, now: T0 },
+        cfg,
+      ),
+    );
+
+  it("fails Ready with reason OOMKilled, naming the pod, the container and the limit", () => {
+    const ready = status([crashLooping])["Ready"];
+    expect(ready).toMatchObject({ status: "False", reason: "OOMKilled" });
+    expect(ready?.message).toBe(
+      "pod hello-abc: container function was killed for using more than its memory limit " +
+        "(resources.limits.memory 64Mi), 3 restarts so far; raise the limit or use less memory",
+    );
+  });
+
+  it("says so for a container killed just now, before its restart", () => {
+    const justKilled = pod("hello-def", { state: { terminated: { reason: "OOMKilled", exitCode: 137 } } });
+    expect(status([justKilled])["DeploymentReady"]).toMatchObject({ status: "False", reason: "OOMKilled" });
+  });
+
+  it("is not failing while a replica is ready, nor for a pod that is going away or ended otherwise", () => {
+    expect(status([crashLooping], 1)["Ready"]).toMatchObject({ status: "True", reason: "Ready" });
+    const deleting = { ...crashLooping, metadata: { ...crashLooping.metadata, deletionTimestamp: T0 } };
+    expect(status([deleting])["Ready"]?.reason).not.toBe("OOMKilled");
+    const crashed = pod("hello-ghi", { lastState: { terminated: { reason: "Error", exitCode: 1 } } });
+    expect(status([crashed])["Ready"]?.reason).not.toBe("OOMKilled");
   });
 });
 

@@ -1,7 +1,7 @@
 // The status a Function should have on Kubernetes: what the controller saw of its Deployment (and
 // any problem the reconcile hit), translated for the shared builder in platform/status.ts. Pure:
 // the runtime passes the Deployment it saw and the clock.
-import type { V1Deployment, V1DeploymentCondition } from "@kubernetes/client-node";
+import type { V1ContainerStatus, V1Deployment, V1DeploymentCondition, V1Pod } from "@kubernetes/client-node";
 import { FUNCTION_LABEL, type FunctionResource, type FunctionStatus } from "../api/index.js";
 import {
   buildStatus,
@@ -24,6 +24,8 @@ export interface StatusInput {
    * with its name belongs to something else (then `problem` is a NotOwnedError).
    */
   readonly deployment: V1Deployment | undefined;
+  /** The Function's pods as last observed (by its label); only what their containers say is read. */
+  readonly pods?: readonly V1Pod[];
   /** What stopped this reconcile, if anything a user must fix (a builder's or the reconciler's). */
   readonly problem?: FunctionProblem | undefined;
   /** Stamped on conditions whose status flips. */
@@ -55,7 +57,7 @@ export function functionUrl(fn: FunctionResource, gatewayUrl: string): string {
 
 /** The Deployment as the shared builder sees replicas: counts, and what its conditions say. */
 function observeDeployment(
-  { fn, deployment, problem }: StatusInput,
+  { fn, deployment, problem, pods = [] }: StatusInput,
   cfg: Pick<ControllerConfig, "gatewayUrl">,
 ): ObservedFunction {
   const { name, namespace } = fn.metadata;
@@ -66,7 +68,7 @@ function observeDeployment(
     desiredReplicas: deployment === undefined ? 0 : (deployment.spec?.replicas ?? 1), // Kubernetes' default when unset
     replicas: deployment?.status?.replicas ?? 0,
     readyReplicas: deployment?.status?.readyReplicas ?? 0,
-    state: deploymentState(fn, deployment, problem, inspectCommand),
+    state: deploymentState(fn, deployment, problem, inspectCommand, pods),
     inspectCommand,
   };
 }
@@ -79,7 +81,8 @@ function deploymentState(
   fn: FunctionResource,
   deployment: V1Deployment | undefined,
   problem: FunctionProblem | undefined,
-  pods: string,
+  inspectCommand: string,
+  pods: readonly V1Pod[],
 ): ReplicaState {
   const { name, namespace } = fn.metadata;
   if (deployment === undefined) {
@@ -91,7 +94,43 @@ function deploymentState(
           : `creating Deployment ${namespace}/${name}`,
     };
   }
-  return rolloutState(deployment, namespace, pods);
+  const state = rolloutState(deployment, namespace, inspectCommand);
+  // While no replica is ready, a container the kernel killed for its memory is why: say so.
+  const readyReplicas = deployment.status?.readyReplicas ?? 0;
+  if (readyReplicas === 0 && (state.kind === "current" || state.kind === "rollingOut")) {
+    const oom = oomKilledState(fn, pods);
+    if (oom !== undefined) return oom;
+  }
+  return state;
+}
+
+/**
+ * Failing with reason OOMKilled when a container of a not-ready pod last ended OOMKilled (it is
+ * restarting, or waiting in CrashLoopBackOff); undefined otherwise. The newest such pod is named.
+ */
+function oomKilledState(fn: FunctionResource, pods: readonly V1Pod[]): ReplicaState | undefined {
+  const killed: { pod: string; container: V1ContainerStatus }[] = [];
+  for (const pod of pods) {
+    if (pod.metadata?.deletionTimestamp !== undefined) continue;
+    for (const container of pod.status?.containerStatuses ?? []) {
+      const ended = container.state?.terminated ?? container.lastState?.terminated;
+      if (!container.ready && ended?.reason === "OOMKilled") {
+        killed.push({ pod: pod.metadata?.name ?? "?", container });
+      }
+    }
+  }
+  const newest = killed.sort((a, b) => b.container.restartCount - a.container.restartCount)[0];
+  if (newest === undefined) return undefined;
+  const limit = fn.spec.resources?.limits?.memory;
+  const { pod, container } = newest;
+  return {
+    kind: "failing",
+    reason: REASON.OOMKilled,
+    message:
+      `pod ${pod}: container ${container.name} was killed for using more than its memory limit` +
+      `${limit === undefined ? "" : ` (resources.limits.memory ${limit})`}, ${container.restartCount} ` +
+      `restart${container.restartCount === 1 ? "" : "s"} so far; raise the limit or use less memory`,
+  };
 }
 
 /** What an existing Deployment's status and conditions say about its rollout. */

@@ -17,11 +17,12 @@ class FakeSupervisor implements ReplicaView {
   list: FakeReplica[] = [];
   crashes = 0;
   lastExit: string | undefined;
+  outOfMemory = false;
   replicas(_ref: FunctionRef): readonly FakeReplica[] {
     return this.list;
   }
-  health(_ref: FunctionRef): { crashes: number; lastExit: string | undefined } {
-    return { crashes: this.crashes, lastExit: this.lastExit };
+  health(_ref: FunctionRef): { crashes: number; lastExit: string | undefined; outOfMemory: boolean } {
+    return { crashes: this.crashes, lastExit: this.lastExit, outOfMemory: this.outOfMemory };
   }
   desiredReplicas(_ref: FunctionRef): number | undefined {
     return this.desired;
@@ -52,6 +53,13 @@ describe("observeReplicas", () => {
           reason: "ReplicaCrashing",
           message: "replica hello-2 exited (code 1, signal null); see flint logs",
         },
+      },
+    ],
+    [
+      "crash-looping over the memory limit: OOMKilled",
+      { desired: 1, crashes: 1, outOfMemory: true, lastExit: "replica hello-2 was killed for using more" },
+      {
+        state: { kind: "failing", reason: "OOMKilled", message: "replica hello-2 was killed for using more" },
       },
     ],
     [

@@ -21,7 +21,12 @@ export interface ReplicaView {
     readonly startedAtMs: number;
   }[];
   /** Crashes since the last stable replica, and the last unexpected exit. */
-  health(ref: FunctionRef): { readonly crashes: number; readonly lastExit: string | undefined };
+  health(ref: FunctionRef): {
+    readonly crashes: number;
+    readonly lastExit: string | undefined;
+    /** The last unexpected exit was a replica over its memory limit. */
+    readonly outOfMemory?: boolean;
+  };
   /** How many replicas should run; undefined when the supervisor does not know the function (yet). */
   desiredReplicas(ref: FunctionRef): number | undefined;
 }
@@ -50,7 +55,7 @@ export function observeReplicas(
   const desired = supervisor.desiredReplicas(ref);
   const live = supervisor.replicas(ref).filter((r) => r.state !== "draining");
   const readyReplicas = live.filter((r) => r.state === "ready").length;
-  const { crashes, lastExit } = supervisor.health(ref);
+  const { crashes, lastExit, outOfMemory = false } = supervisor.health(ref);
   const inspectCommand = `flint logs ${callName}`;
 
   let state: ReplicaState;
@@ -64,7 +69,7 @@ export function observeReplicas(
   } else if (crashes > 0 && readyReplicas === 0 && desired > 0) {
     state = {
       kind: "failing",
-      reason: REASON.ReplicaCrashing,
+      reason: outOfMemory ? REASON.OOMKilled : REASON.ReplicaCrashing,
       message: lastExit ?? `replicas exit before they are ready; see ${inspectCommand}`,
     };
   } else if (updated < live.length) {

@@ -120,9 +120,12 @@ describe("a replica over its memory limit", () => {
     expect(reply.status).toBe(0); // the connection is cut: the process is gone
     const ref = { name: "buffers", namespace: "default" };
     await waitFor("the crash to be recorded", () => supervisor.health(ref).crashes > 0);
-    expect(supervisor.health(ref).lastExit).toMatch(
-      /was killed for using more than its memory limit \(resources.limits.memory 128Mi, OOMKilled\)/,
-    );
+    expect(supervisor.health(ref)).toMatchObject({
+      outOfMemory: true,
+      lastExit: expect.stringMatching(
+        /was killed for using more than its memory limit \(resources.limits.memory 128Mi, OOMKilled\)/,
+      ),
+    });
   }, 60_000);
 
   it("in exec mode, holds the program to the limit too: the call fails, the replica stays", async () => {

@@ -155,6 +155,8 @@ interface Runtime {
   retryTimer: (() => void) | undefined;
   removed: boolean;
   lastExit: string | undefined;
+  /** The last unexpected exit was a replica going over its memory limit. */
+  lastExitOutOfMemory: boolean;
   /** Replicas being prepared (a port being found) but not spawned yet. */
   pendingSpawns: number;
 }
@@ -205,6 +207,7 @@ export class ReplicaSupervisor {
           retryTimer: undefined,
           removed: false,
           lastExit: undefined,
+          lastExitOutOfMemory: false,
           pendingSpawns: 0,
         },
       });
@@ -236,9 +239,13 @@ export class ReplicaSupervisor {
   }
 
   /** Crashes since the last stable replica, and the last unexpected exit, for status and `flint describe`. */
-  health(ref: FunctionRef): { crashes: number; lastExit: string | undefined } {
+  health(ref: FunctionRef): { crashes: number; lastExit: string | undefined; outOfMemory: boolean } {
     const runtime = this.runtimes.get(functionKey(ref));
-    return { crashes: runtime?.crashes ?? 0, lastExit: runtime?.lastExit };
+    return {
+      crashes: runtime?.crashes ?? 0,
+      lastExit: runtime?.lastExit,
+      outOfMemory: runtime?.lastExitOutOfMemory ?? false,
+    };
   }
 
   /** Process ids of the generic runtimes started and waiting in the pool. */
@@ -377,6 +384,7 @@ export class ReplicaSupervisor {
           restartInMs: this.options.restartBackoff.initialMs,
         });
         runtime.lastExit = `no free port for the upstream server: ${String(error)}`;
+        runtime.lastExitOutOfMemory = false;
         runtime.nextStartAtMs = this.options.clock.now() + this.options.restartBackoff.initialMs;
         this.reconcile(runtime);
       },
@@ -623,6 +631,7 @@ export class ReplicaSupervisor {
       runtime.nextStartAtMs = this.options.clock.now() + restartInMs;
       const exit = `(code ${code}, signal ${signal})`;
       runtime.lastExit = `replica ${replica.id} ${outOfMemory ?? `exited ${exit}`}; see flint logs`;
+      runtime.lastExitOutOfMemory = outOfMemory !== undefined;
       const line = outOfMemory ?? `exited unexpectedly ${exit}`;
       this.log(runtime, replica, "stderr", `${line}; restarting in ${restartInMs}ms`);
       this.options.onEvent?.({

@@ -48,6 +48,11 @@ export const REASON = {
   ReplicaFailure: "ReplicaFailure",
   /** DeploymentReady False (local): replicas exit before any is ready; they restart with backoff. */
   ReplicaCrashing: "ReplicaCrashing",
+  /**
+   * DeploymentReady False: a replica went over spec.resources.limits.memory and was killed (by the
+   * kernel's OOM killer, or at Node's heap limit), and none is ready meanwhile.
+   */
+  OOMKilled: "OOMKilled",
   /** DeploymentReady False (Kubernetes): an object with the Function's name belongs to something else. */
   NotOwned: "NotOwned",
   /** ConfigValid False (Kubernetes): no spec.image. */

@@ -444,7 +444,7 @@ describeUnless(namespaceSkipReason())(
     /** Steps only a real runtime can show; on the process kubelet they are skipped, saying so. */
     const onRealNode = nodeKind() === "real" ? it : it.skip;
     if (nodeKind() !== "real")
-      step("FLINT_E2E_NODE=process: the steps that need a real runtime (3b, 3c) are skipped");
+      step("FLINT_E2E_NODE=process: the steps that need a real runtime (3b, 3c, 3d) are skipped");
 
     onRealNode(
       "3b. the runtime enforces the pod's security context: uid 10001, read-only root, no capabilities, seccomp, secrets read-only",
@@ -498,6 +498,55 @@ describeUnless(namespaceSkipReason())(
         });
       },
       60_000,
+    );
+
+    onRealNode(
+      "3d. a function over its memory limit is OOM-killed by the runtime, and its Function status says so",
+      async () => {
+        await timed("3d OOMKilled", async () => {
+          // The hello image, made to take 1 GiB of Buffers before it can serve: NODE_OPTIONS'
+          // --import runs a data: module first (no spaces: NODE_OPTIONS splits on them). Under a 64Mi
+          // limit the kernel kills it each start.
+          const grab =
+            "data:text/javascript,globalThis.kept=Array.from({length:64},()=>Buffer.alloc(1<<24,1))";
+          const manifest = {
+            apiVersion: `${FUNCTION_API.group}/${FUNCTION_API.version}`,
+            kind: "Function",
+            metadata: { name: "greedy", namespace },
+            spec: {
+              image: `ghcr.io/flint-dev/flint-example-hello:${EXAMPLE_TAG}`,
+              handler: { mode: "module", entry: "handler.js" },
+              env: [{ name: "NODE_OPTIONS", value: `--import=${grab}` }],
+              resources: { requests: { memory: "32Mi" }, limits: { memory: "64Mi" } },
+              scale: { min: 1, max: 1 },
+            },
+          };
+          const applied = await cp!.kubectl(["apply", "-f", "-"], stringifyYaml(manifest));
+          expect(applied).toMatchObject({ code: 0 });
+          try {
+            let ready: { status?: string; reason?: string; message?: string } | undefined;
+            await waitOrExplain(
+              "greedy's Ready condition to say OOMKilled",
+              async () => {
+                ready = (await fn("greedy")).status?.conditions?.find((c) => c.type === "Ready");
+                return ready?.reason === "OOMKilled";
+              },
+              120_000,
+            );
+            step(`greedy: Ready=${ready?.status} ${ready?.reason}: ${ready?.message}`);
+            expect(ready).toMatchObject({ status: "False", reason: "OOMKilled" });
+            expect(ready?.message).toMatch(
+              /^pod greedy-\S+: container function was killed for using more than its memory limit \(resources.limits.memory 64Mi\)/,
+            );
+            const table = await cp!.kubectl(["get", "function", "greedy", "-n", namespace]);
+            step(`kubectl get function greedy\n${table.stdout}`);
+            expect(table.stdout).toMatch(/OOMKilled/);
+          } finally {
+            await cp!.kubectl(["delete", "function", "greedy", "-n", namespace, "--wait=false"]);
+          }
+        });
+      },
+      180_000,
     );
 
     it(`4. left idle, ${SUBJECT} goes to zero replicas and its pods go away`, async () => {
@@ -799,6 +848,7 @@ describeUnless(namespaceSkipReason())(
           "events [] [create patch]",
           "functions.flint.dev [] [get list watch]",
           "functions.flint.dev/status [] [patch update]",
+          "pods [] [get list watch]",
           "services [] [create get list patch update watch]",
         ];
         const gatewayRules = [
