@@ -1,8 +1,9 @@
 // spec.resources.limits.memory under `flint up`, on real processes: the heap limit in module mode
 // everywhere, and a memory cgroup for every mode where this process can make one (Linux as root here).
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 import { parseFunction, type FunctionResource } from "../api/index.js";
 import { MemoryEndpointSource } from "../platform/memory.js";
@@ -138,6 +139,16 @@ describe("a replica over its memory limit", () => {
     // The watchdog itself was not the one killed: it answers the next call.
     expect((await call(`${url}/_/health`)).status).toBe(200);
   }, 60_000);
+
+  it("reaps the cgroup folder a flint up killed with SIGKILL left behind", () => {
+    const parent = dirname(supervisor.memory.base ?? "");
+    // A pid that ran and is gone: the process this test just waited for.
+    const { pid } = spawnSync("true");
+    const stale = join(parent, `flint-${pid}`);
+    mkdirSync(join(stale, "hello-1"), { recursive: true });
+    MemoryLimits.detect().close();
+    expect(existsSync(stale)).toBe(false);
+  });
 
   it("leaves no cgroup behind once flint up's supervisor closes", async () => {
     supervisor.apply(fn("tidy", "{ mode: module, entry: greedy.mjs }"), dir);

@@ -2,7 +2,7 @@
 // process may make one (Linux: cgroup v1, or a cgroup v2 subtree delegated to it), as the kubelet does;
 // and in module mode Node's heap limit, which holds everywhere. docs/local.md says which holds where.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 import { quantityValue } from "../api/quantity.js";
 import type { FunctionResource } from "../api/index.js";
@@ -89,6 +89,7 @@ export class MemoryLimits {
   }
 
   private static tryCreate(kind: "cgroup-v1" | "cgroup-v2", base: string): MemoryLimits {
+    reapStale(dirname(base));
     try {
       mkdirSync(base, { recursive: true });
       // v2: children may only be limited if memory is enabled for the subtree (a delegated one).
@@ -134,17 +135,9 @@ export class MemoryLimits {
     };
   }
 
-  /** Removes `flint-<pid>` (its replica cgroups are released as their replicas exit). */
+  /** Removes `flint-<pid>` and what is left in it (replica cgroups are released as replicas exit). */
   close(): void {
-    if (this.base === undefined) return;
-    try {
-      for (const entry of readdirSync(this.base, { withFileTypes: true })) {
-        if (entry.isDirectory()) removeCgroup(join(this.base, entry.name));
-      }
-    } catch {
-      // already gone
-    }
-    removeCgroup(this.base);
+    if (this.base !== undefined) removeCgroupTree(this.base);
   }
 }
 
@@ -163,6 +156,45 @@ function oomKills(path: string): number {
     return match === null ? 0 : Number(match[1]);
   } catch {
     return 0;
+  }
+}
+
+/**
+ * Removes the `flint-<pid>` folders of flint ups that are gone (killed with SIGKILL, so they could
+ * not clean up; their replicas went with them through the supervisor link, so the folders are empty).
+ */
+function reapStale(parent: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const pid = Number(/^flint-(\d+)$/.exec(entry)?.[1]);
+    if (!Number.isInteger(pid) || pid === process.pid || processAlive(pid)) continue;
+    removeCgroupTree(join(parent, entry));
+  }
+}
+
+/** Removes a `flint-<pid>` folder: its replicas' cgroups, then itself (each only if empty of processes). */
+function removeCgroupTree(dir: string): void {
+  try {
+    for (const child of readdirSync(dir, { withFileTypes: true })) {
+      if (child.isDirectory()) removeCgroup(join(dir, child.name));
+    }
+  } catch {
+    // already gone
+  }
+  removeCgroup(dir);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -1,13 +1,22 @@
 // A real `flint up` process for tests and the chaos suite: started on a folder of functions with its
 // own HOME, its banner read as a user reads it, and the processes it runs found in /proc.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
-import { REPO_ROOT } from "./watchdog.js";
+/**
+ * The repository root: the nearest folder above this file with a package.json, so it holds whether
+ * this runs as TypeScript under jest or compiled into build/ (the chaos suite).
+ */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
 
-const CLI = join(REPO_ROOT, "dist", "cli", "main.js");
+const CLI = join(repoRoot(), "dist", "cli", "main.js");
 /** How long `flint up` may take to print its banner, in ms. */
 const BANNER_TIMEOUT_MS = 30_000;
 

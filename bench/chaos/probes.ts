@@ -72,15 +72,15 @@ const HTTP_SERVER = `import { createServer } from "node:http";
 createServer((req, res) => res.end("up")).listen(Number(process.env.PORT), "127.0.0.1");
 `;
 
-function manifest(name: string, entry: string, scale: string, extra = ""): string {
+function manifest(name: string, entry: string, scale: string, timeout = "5s"): string {
   return `apiVersion: flint.dev/v1alpha1
 kind: Function
 metadata: { name: ${name} }
 spec:
   handler: { mode: module, entry: ${entry} }
-  timeout: 5s
+  timeout: ${timeout}
   scale: ${scale}
-${extra}`;
+`;
 }
 
 /** A folder with the given functions: name → [handler file text, manifest text]. */
@@ -442,10 +442,7 @@ const logFlood: Probe = {
   name: "log flood",
   async run({ scale }) {
     const dir = functionsDir({
-      chatty: [
-        CHATTY_HANDLER,
-        manifest("chatty", "chatty.js", "{ min: 1, max: 1, target: 50 }", "  timeout: 120s\n"),
-      ],
+      chatty: [CHATTY_HANDLER, manifest("chatty", "chatty.js", "{ min: 1, max: 1, target: 50 }", "120s")],
     });
     return withFlintUp(dir, {}, async (up) => {
       await until(async () => (await readyReplicas(up, "chatty")).length >= 1, 20_000);
@@ -475,7 +472,56 @@ const logFlood: Probe = {
         peakMiB: mib(peakBytes),
         promise: "growth < 128 MiB; one logs answer < 5 MiB (4 MiB of text) and says what was dropped",
         ok,
-        notes: `${floodMiB} MiB written; logs answer ${mib(logs.body.length)} MiB${saysDropped ? `, says ${dropped} lines dropped` : ", says nothing dropped"}`,
+        notes: `${floodMiB} MiB written (${flood.status}); logs answer ${logs.status}, ${mib(logs.body.length)} MiB${saysDropped ? `, says ${dropped} lines dropped` : ", says nothing dropped"}`,
+      };
+    });
+  },
+};
+
+/** A handler that takes 4 GiB of Buffers, every page touched, on /grab. */
+const GREEDY_HANDLER = `const kept = [];
+export default async (request) => {
+  if (new URL(request.url).pathname === "/grab") {
+    for (let i = 0; i < 64; i++) kept.push(Buffer.alloc(64 * 1024 * 1024, 1));
+    return new Response("took 4 GiB");
+  }
+  return new Response("ok");
+};
+`;
+
+/** 4 GiB asked for under a 128Mi limit: refused by the platform, and the function recovers. */
+const memoryLimit: Probe = {
+  name: "4 GiB under a 128Mi limit",
+  async run() {
+    const dir = functionsDir({
+      greedy: [
+        GREEDY_HANDLER,
+        `${manifest("greedy", "greedy.js", "{ min: 1, max: 1, target: 50 }", "30s")}  resources: { limits: { memory: 128Mi } }\n`,
+      ],
+    });
+    return withFlintUp(dir, {}, async (up) => {
+      await until(async () => (await readyReplicas(up, "greedy")).length >= 1, 20_000);
+      const rss = sampleRss(up.pid);
+      const grab = await call(`${up.url}/function/greedy/grab`, { timeoutMs: 60_000 });
+      // The replica is replaced; then calls pass again.
+      await until(async () => (await call(`${up.url}/function/greedy/`)).status === 200, 30_000);
+      const after = await load(50, 4, () => call(`${up.url}/function/greedy/`));
+      const failedAfter = after.filter((reply) => reply.status !== 200).length;
+      const logs = await call(`${up.url}/system/functions/greedy/logs?limit=2000`, {
+        headers: { authorization: `Bearer ${up.token}` },
+      });
+      const { baselineBytes, peakBytes } = rss.stop();
+      const saysOom = logs.body.toString().includes("OOMKilled");
+      return {
+        name: this.name,
+        sent: 1 + after.length,
+        failed: failedAfter + (grab.status === 200 ? 1 : 0),
+        lost: 0,
+        baselineMiB: mib(baselineBytes),
+        peakMiB: mib(peakBytes),
+        promise: "the 4 GiB call fails, the logs say OOMKilled, then every call passes",
+        ok: grab.status !== 200 && saysOom && failedAfter === 0,
+        notes: `the greedy call got ${grab.status}${saysOom ? "; logs say OOMKilled" : `; logs (${logs.status}) say nothing of memory`}`,
       };
     });
   },
@@ -488,4 +534,5 @@ export const PROBES: readonly Probe[] = [
   supervisorKill,
   stuckHandler,
   logFlood,
+  memoryLimit,
 ];
