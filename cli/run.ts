@@ -6,11 +6,14 @@ import { describeCommand } from "./commands/describe.js";
 import { invokeCommand } from "./commands/invoke.js";
 import { listCommand } from "./commands/list.js";
 import { logsCommand } from "./commands/logs.js";
+import { newCommand, templatesCommand } from "./commands/new.js";
 import { upCommand } from "./commands/up.js";
 import { validateCommand } from "./commands/validate.js";
 
 /** Every subcommand, in the order `flint --help` lists them. */
 export const COMMANDS: readonly Command[] = [
+  newCommand,
+  templatesCommand,
   upCommand,
   listCommand,
   describeCommand,
