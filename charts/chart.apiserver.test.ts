@@ -16,6 +16,7 @@ const CONTROLLER_CAN = [
   ["patch", "deployments.apps/scale"],
   ["create", "services"],
   ["create", "events"],
+  ["watch", "pods"],
 ] as const;
 const GATEWAY_CAN = [
   ["list", "functions.flint.dev"],
@@ -25,7 +26,8 @@ const GATEWAY_CAN = [
 /** What neither may do anywhere. */
 const NOBODY_CAN = [
   ["get", "secrets"],
-  ["list", "pods"],
+  ["delete", "pods"],
+  ["get", "pods/log"],
   ["delete", "deployments.apps"],
 ] as const;
 /** The controller reads Functions' specs and writes only their status. */
@@ -35,6 +37,7 @@ const CONTROLLER_CANNOT = [
 ] as const;
 /** The gateway asks the autoscaler over NATS; it writes neither scale nor status. */
 const GATEWAY_CANNOT = [
+  ["list", "pods"],
   ["patch", "deployments.apps/scale"],
   ["update", "functions.flint.dev/status"],
 ] as const;

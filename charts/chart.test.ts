@@ -155,6 +155,9 @@ const CONTROLLER_RULES = [
   "core services patch",
   "core events create",
   "core events patch",
+  "core pods get",
+  "core pods list",
+  "core pods watch",
 ];
 const GATEWAY_RULES = [
   "flint.dev functions get",
@@ -328,9 +331,10 @@ describe("RBAC", () => {
     ]);
   });
 
-  it("never grants secrets, pods or wildcards", () => {
+  it("never grants secrets, pods/log, writing pods, or wildcards; only the controller reads pods", () => {
     for (const line of [...rbacLines(render()), ...rbacLines(render(EVERYTHING_ON))]) {
-      expect(line).not.toMatch(/ (secrets|pods|pods\/log|\*) |\*$/);
+      expect(line).not.toMatch(/ (secrets|pods\/log|\*) |\*$/);
+      if (/ pods /.test(line)) expect(line).toMatch(/-controller: core pods (get|list|watch)$/);
     }
   });
 });
