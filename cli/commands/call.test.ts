@@ -12,7 +12,7 @@ import { openAsyncBackends } from "../../gateway/async/connect.js";
 import { loadConfig } from "../../gateway/config.js";
 import { call, makeFunction, startGateway, TOKEN, waitFor, type TestGateway } from "../../testing/gateway.js";
 import { saveConnection } from "../connection.js";
-import { run } from "../run.js";
+import { runFlint, type CliOutcome } from "../../testing/cli.js";
 import { callCommand } from "./call.js";
 
 const logger = pino({ level: process.env["FLINT_TEST_LOG"] ?? "silent" });
@@ -20,24 +20,10 @@ const logger = pino({ level: process.env["FLINT_TEST_LOG"] ?? "silent" });
 const fastRetries = { maxRetries: 1, backoff: { initial: "20ms", max: "50ms" }, deadLetter: true };
 const ISO = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/;
 
-interface Outcome {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
+type Outcome = CliOutcome;
 
 /** Runs `flint ARGS` in-process with buffer IO. */
-async function flint(args: string[], env: NodeJS.ProcessEnv): Promise<Outcome> {
-  let stdout = "";
-  let stderr = "";
-  const status = await run(args, {
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: (text: string) => (stderr += text) },
-    env,
-    cwd: process.cwd(),
-  });
-  return { status, stdout, stderr };
-}
+const flint = (args: string[], env: NodeJS.ProcessEnv): Promise<Outcome> => runFlint(args, { env });
 
 /** The function: answers 500 on paths under /fail, 200 elsewhere. */
 function handle(req: IncomingMessage, res: ServerResponse): void {

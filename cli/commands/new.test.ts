@@ -6,28 +6,13 @@ import { join } from "node:path";
 import { parseManifestFile } from "../../api/index.js";
 import { startFlintUp, type FlintUp } from "../../testing/flint-up.js";
 import { call, REPO_ROOT, waitFor } from "../../testing/watchdog.js";
-import type { CommandIO } from "../command.js";
-import { run } from "../run.js";
+import { runFlint, type CliOutcome } from "../../testing/cli.js";
 import { listTemplates } from "../templates.js";
 
 const TEMPLATES = ["exec-python", "exec-shell", "express", "fetch", "lambda"];
 
 /** Runs `flint ...` in-process in `cwd`, returning its exit status and output. */
-async function flint(
-  args: string[],
-  cwd: string,
-): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const io: CommandIO = {
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: (text: string) => (stderr += text) },
-    env: {},
-    cwd,
-  };
-  const status = await run(args, io);
-  return { status, stdout, stderr };
-}
+const flint = (args: string[], cwd: string): Promise<CliOutcome> => runFlint(args, { cwd });
 
 describe("flint templates", () => {
   it("lists every template with the description from its manifest", async () => {
