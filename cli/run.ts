@@ -9,6 +9,7 @@ import { logsCommand } from "./commands/logs.js";
 import { newCommand, templatesCommand } from "./commands/new.js";
 import { upCommand } from "./commands/up.js";
 import { validateCommand } from "./commands/validate.js";
+import { versionCommand } from "./commands/version.js";
 
 /** Every subcommand, in the order `flint --help` lists them. */
 export const COMMANDS: readonly Command[] = [
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   deadLettersCommand,
   logsCommand,
   validateCommand,
+  versionCommand,
 ];
 
 function help(): string {
@@ -35,6 +37,9 @@ Commands:
 ${lines.join("\n")}
 
 Run \`flint <command> --help\` for a command's options.
+
+Exit status: 0 when the command did what it was asked, 1 when it failed (the gateway refused,
+a manifest is invalid, a file could not be written), 2 for bad usage (an unknown command or option).
 `;
 }
 

@@ -12,7 +12,8 @@ import { DNS1123_LABEL_MAX_LENGTH, isValidFunctionName } from "../api/index.js";
  */
 export const TEMPLATES_DIR = join(packageRoot(dirname(fileURLToPath(import.meta.url))), "templates");
 
-function packageRoot(from: string): string {
+/** The nearest folder at or above `from` holding a package.json: the installed package's root. */
+export function packageRoot(from: string): string {
   let dir = from;
   while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
   return dir;
